@@ -1,0 +1,76 @@
+// Package auth checks credentials and runs SASL exchanges for every
+// protocol: one implementation behind IMAP AUTHENTICATE, POP3 AUTH/USER/APOP
+// and, later, SMTP AUTH. It never sees a protocol's wire syntax: sessions
+// base64-decode client responses and hand the raw bytes in.
+//
+// A Service is safe for concurrent use by many sessions.
+package auth
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"net/netip"
+)
+
+// Errors returned to sessions. Sessions map them to protocol replies; they
+// must not reveal whether a user exists.
+var (
+	// ErrFailed: wrong credentials or unknown user (same answer for both).
+	ErrFailed = errors.New("authentication failed")
+	// ErrUnknownUser is returned by Accounts.Secrets; Service turns it
+	// into ErrFailed.
+	ErrUnknownUser = errors.New("unknown user")
+	// ErrMechanism: the mechanism is unknown or not offered here.
+	ErrMechanism = errors.New("mechanism not available")
+	// ErrPlaintextRefused: a cleartext password on an untrusted,
+	// unencrypted connection.
+	ErrPlaintextRefused = errors.New("plaintext authentication disallowed without TLS")
+	// ErrCanceled: the client canceled the exchange ("*").
+	ErrCanceled = errors.New("authentication canceled")
+	// ErrMalformed: the client's response does not parse.
+	ErrMalformed = errors.New("malformed authentication response")
+)
+
+// Accounts is where credentials live. The server wires the store in
+// (store.Credentials); auth does not import the store.
+type Accounts interface {
+	// Secrets returns the canonical account name and its credential
+	// records for a login name, or ErrUnknownUser.
+	Secrets(ctx context.Context, username string) (account string, secrets map[string]string, err error)
+	// SetSecrets replaces an account's credential records (hash upgrades).
+	SetSecrets(ctx context.Context, account string, secrets map[string]string) error
+}
+
+// ConnInfo describes the connection a login arrives on.
+type ConnInfo struct {
+	Remote net.Addr
+	Local  net.Addr
+	// TLS is nil on a cleartext connection.
+	TLS *tls.ConnectionState
+}
+
+// RemoteAddr returns the remote IP, or the zero Addr.
+func (c ConnInfo) RemoteAddr() netip.Addr {
+	if c.Remote == nil {
+		return netip.Addr{}
+	}
+	if ap, err := netip.ParseAddrPort(c.Remote.String()); err == nil {
+		return ap.Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
+// Exchange is one running SASL exchange (RFC 4422).
+type Exchange interface {
+	// Next takes the client's response (nil when the client sent no
+	// initial response) and returns the next server challenge. When done is
+	// true and err is nil, the client is authenticated as Account(); a
+	// non-nil challenge with done true is additional data to send with
+	// success (e.g. SCRAM's server-final message).
+	Next(ctx context.Context, response []byte) (challenge []byte, done bool, err error)
+	// Account is the authenticated account name once Next reported done.
+	Account() string
+}
+

@@ -1,0 +1,146 @@
+package store
+
+import "sync"
+
+// EventKind says what changed.
+type EventKind uint8
+
+const (
+	EventAppend        EventKind = iota + 1 // a new message (UID, ModSeq)
+	EventFlags                              // flags of UID changed (ModSeq)
+	EventExpunge                            // UID was expunged (ModSeq of the tombstone)
+	EventMailboxCreate                      // Name was created
+	EventMailboxDelete                      // Name was deleted
+	EventMailboxRename                      // OldName became Name
+	EventSubscribe                          // subscription of Name changed
+)
+
+var eventKindNames = [...]string{"", "append", "flags", "expunge", "mailbox-create", "mailbox-delete", "mailbox-rename", "subscribe"}
+
+func (k EventKind) String() string {
+	if int(k) < len(eventKindNames) && k > 0 {
+		return eventKindNames[k]
+	}
+	return "unknown"
+}
+
+// Event is one change published on the hub.
+type Event struct {
+	Account AccountID
+	Mailbox MailboxID
+	Kind    EventKind
+	UID     UID
+	ModSeq  uint64
+	Name    string // mailbox events: the mailbox name (new name for rename)
+	OldName string // rename: the old name
+}
+
+// maxQueued bounds the events a subscription holds between drains. A
+// subscriber that falls further behind is told to resynchronize
+// (Overflowed) instead of growing memory without bound.
+const maxQueued = 4096
+
+// Hub fans change events out to the sessions of an account. It is safe for
+// concurrent use. Publishing never blocks on a slow subscriber.
+type Hub struct {
+	mu   sync.Mutex
+	subs map[AccountID]map[*Subscription]struct{}
+}
+
+// NewHub returns an empty hub.
+func NewHub() *Hub {
+	return &Hub{subs: make(map[AccountID]map[*Subscription]struct{})}
+}
+
+// Subscription receives the events of one account. C gets a value whenever
+// events are waiting; Drain takes them.
+type Subscription struct {
+	hub     *Hub
+	account AccountID
+	// C is signalled (non-blocking, capacity 1) when events are queued.
+	C <-chan struct{}
+	c chan struct{}
+
+	mu         sync.Mutex
+	events     []Event
+	overflowed bool
+}
+
+// Subscribe starts receiving events for an account. Call Close when done.
+func (h *Hub) Subscribe(account AccountID) *Subscription {
+	c := make(chan struct{}, 1)
+	s := &Subscription{hub: h, account: account, C: c, c: c}
+	h.mu.Lock()
+	m := h.subs[account]
+	if m == nil {
+		m = make(map[*Subscription]struct{})
+		h.subs[account] = m
+	}
+	m[s] = struct{}{}
+	h.mu.Unlock()
+	return s
+}
+
+// Close stops the subscription. It is safe to call more than once.
+func (s *Subscription) Close() {
+	h := s.hub
+	h.mu.Lock()
+	if m := h.subs[s.account]; m != nil {
+		delete(m, s)
+		if len(m) == 0 {
+			delete(h.subs, s.account)
+		}
+	}
+	h.mu.Unlock()
+}
+
+// Drain returns the queued events and empties the queue. overflowed is true
+// when events were dropped since the last drain; the caller must then
+// resynchronize from the store (ChangesSince, Mailboxes).
+func (s *Subscription) Drain() (events []Event, overflowed bool) {
+	s.mu.Lock()
+	events, overflowed = s.events, s.overflowed
+	s.events, s.overflowed = nil, false
+	s.mu.Unlock()
+	return events, overflowed
+}
+
+func (s *Subscription) push(evs []Event) {
+	s.mu.Lock()
+	if len(s.events)+len(evs) > maxQueued {
+		s.overflowed = true
+	} else {
+		s.events = append(s.events, evs...)
+	}
+	s.mu.Unlock()
+	select {
+	case s.c <- struct{}{}:
+	default:
+	}
+}
+
+// Publish delivers events to every subscriber of their accounts.
+func (h *Hub) Publish(events ...Event) {
+	if len(events) == 0 {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	start := 0
+	for i := 1; i <= len(events); i++ {
+		if i < len(events) && events[i].Account == events[start].Account {
+			continue
+		}
+		for s := range h.subs[events[start].Account] {
+			s.push(events[start:i:i])
+		}
+		start = i
+	}
+}
+
+// Subscribers reports how many subscriptions an account has (tests, metrics).
+func (h *Hub) Subscribers(account AccountID) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.subs[account])
+}
