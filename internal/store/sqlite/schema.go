@@ -1,0 +1,164 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations are applied in order; PRAGMA user_version records how many
+// ran. Never edit a released step: append a new one.
+//
+// Every table is keyed by account first (DESIGN.md §3) so that a shared
+// backend can shard by account. Times are Unix nanoseconds.
+var migrations = []string{
+	// 1: the initial schema.
+	`
+CREATE TABLE meta (
+	key   TEXT PRIMARY KEY,
+	value INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE accounts (
+	id             INTEGER PRIMARY KEY AUTOINCREMENT,
+	name           TEXT NOT NULL UNIQUE,
+	secrets        TEXT NOT NULL DEFAULT '{}',
+	settings       TEXT NOT NULL DEFAULT '{}',
+	quota_bytes    INTEGER NOT NULL DEFAULT 0,
+	quota_messages INTEGER NOT NULL DEFAULT 0,
+	used_bytes     INTEGER NOT NULL DEFAULT 0,
+	used_messages  INTEGER NOT NULL DEFAULT 0,
+	created        INTEGER NOT NULL
+);
+
+CREATE TABLE mailboxes (
+	id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+	account_id         INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	name               TEXT NOT NULL,
+	uidvalidity        INTEGER NOT NULL,
+	uidnext            INTEGER NOT NULL DEFAULT 1,
+	highestmodseq      INTEGER NOT NULL DEFAULT 1,
+	special_use        TEXT NOT NULL DEFAULT '',
+	object_id          TEXT NOT NULL,
+	first_recent_uid   INTEGER NOT NULL DEFAULT 1,
+	tomb_pruned_modseq INTEGER NOT NULL DEFAULT 0,
+	created            INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX mailboxes_name ON mailboxes(account_id, name);
+
+CREATE TABLE messages (
+	id              INTEGER PRIMARY KEY,
+	account_id      INTEGER NOT NULL,
+	mailbox_id      INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+	uid             INTEGER NOT NULL,
+	modseq          INTEGER NOT NULL,
+	flags           TEXT NOT NULL DEFAULT '',
+	seen            INTEGER NOT NULL DEFAULT 0,
+	deleted         INTEGER NOT NULL DEFAULT 0,
+	internaldate    INTEGER NOT NULL,
+	internaldate_tz INTEGER NOT NULL DEFAULT 0,
+	savedate        INTEGER NOT NULL,
+	size            INTEGER NOT NULL,
+	blob_id         TEXT NOT NULL,
+	emailid         TEXT NOT NULL,
+	threadid        TEXT NOT NULL,
+	envelope        BLOB,
+	body            BLOB,
+	bodystructure   BLOB,
+	structure       BLOB,
+	headers         BLOB,
+	preview         TEXT NOT NULL DEFAULT '',
+	hdr_subject     TEXT NOT NULL DEFAULT '',
+	hdr_from        TEXT NOT NULL DEFAULT '',
+	hdr_date        INTEGER NOT NULL DEFAULT 0,
+	hdr_messageid   TEXT NOT NULL DEFAULT ''
+);
+CREATE UNIQUE INDEX messages_uid ON messages(account_id, mailbox_id, uid);
+CREATE INDEX messages_refs ON messages(account_id, mailbox_id, uid, modseq, flags);
+CREATE INDEX messages_modseq ON messages(account_id, mailbox_id, modseq);
+CREATE INDEX messages_blob ON messages(blob_id);
+
+CREATE TABLE tombstones (
+	account_id  INTEGER NOT NULL,
+	mailbox_id  INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+	uid         INTEGER NOT NULL,
+	modseq      INTEGER NOT NULL,
+	expunged_at INTEGER NOT NULL,
+	PRIMARY KEY (account_id, mailbox_id, uid)
+) WITHOUT ROWID;
+CREATE INDEX tombstones_modseq ON tombstones(account_id, mailbox_id, modseq);
+CREATE INDEX tombstones_age ON tombstones(expunged_at);
+
+CREATE TABLE subscriptions (
+	account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	name       TEXT NOT NULL,
+	PRIMARY KEY (account_id, name)
+) WITHOUT ROWID;
+
+-- threads maps Message-IDs seen in an account to their RFC 8474 THREADID.
+CREATE TABLE threads (
+	account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	message_id TEXT NOT NULL,
+	threadid   TEXT NOT NULL,
+	PRIMARY KEY (account_id, message_id)
+) WITHOUT ROWID;
+
+-- changelog carries change events between processes sharing the data
+-- directory (the CLI beside a server); rows are pruned after minutes.
+CREATE TABLE changelog (
+	id         INTEGER PRIMARY KEY AUTOINCREMENT,
+	origin     TEXT NOT NULL,
+	at         INTEGER NOT NULL,
+	account_id INTEGER NOT NULL,
+	mailbox_id INTEGER NOT NULL,
+	kind       INTEGER NOT NULL,
+	uid        INTEGER NOT NULL,
+	modseq     INTEGER NOT NULL,
+	name       TEXT NOT NULL DEFAULT '',
+	old_name   TEXT NOT NULL DEFAULT ''
+);
+`,
+	// 2: full-text index of decoded message text, one row per blob (copies
+	// share it). The trigram tokenizer gives substring matches for needles
+	// of three characters or more.
+	`
+CREATE TABLE blob_text (
+	id      INTEGER PRIMARY KEY,
+	blob_id TEXT NOT NULL UNIQUE
+);
+CREATE VIRTUAL TABLE text_fts USING fts5(header, body, content='', contentless_delete=1, tokenize='trigram');
+`,
+}
+
+// migrate brings the schema up to date inside one immediate transaction.
+func migrate(ctx context.Context, conn *sql.Conn) error {
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			conn.ExecContext(context.Background(), "ROLLBACK")
+		}
+	}()
+	var version int
+	if err := conn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if version > len(migrations) {
+		return fmt.Errorf("migrate: database schema %d is newer than this program (%d)", version, len(migrations))
+	}
+	for i := version; i < len(migrations); i++ {
+		if _, err := conn.ExecContext(ctx, migrations[i]); err != nil {
+			return fmt.Errorf("migrate step %d: %w", i+1, err)
+		}
+	}
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(migrations))); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	ok = true
+	return nil
+}
