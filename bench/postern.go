@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func numCPU() int { return runtime.NumCPU() }
+
+// posternServer is a postern built from this checkout and started on
+// loopback high ports with its own data directory.
+type posternServer struct {
+	bin, data string
+	ports     ports
+	cmd       *exec.Cmd
+}
+
+func startPostern(ctx context.Context, dir string, users map[string]string) (*posternServer, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	s := &posternServer{bin: filepath.Join(dir, "postern"), data: filepath.Join(dir, "data")}
+	logf("building postern")
+	build := exec.CommandContext(ctx, "go", "build", "-o", s.bin, "./cmd/postern")
+	if out, err := build.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("go build ./cmd/postern (run the harness from the repository root): %v\n%s", err, out)
+	}
+	for u, pw := range users {
+		if err := s.cli(ctx, pw, "user", "add", u, "--password-stdin"); err != nil {
+			return nil, err
+		}
+	}
+	p, err := freePorts(3)
+	if err != nil {
+		return nil, err
+	}
+	s.ports = ports{p[0], p[1], p[2]}
+	s.cmd = exec.Command(s.bin, "--data", s.data, "serve",
+		"--imap", fmt.Sprintf("127.0.0.1:%d", p[0]), "--imaps", "",
+		"--pop3", fmt.Sprintf("127.0.0.1:%d", p[1]), "--pop3s", "",
+		"--lmtp", fmt.Sprintf("127.0.0.1:%d", p[2]), "--log-level", "warn")
+	s.cmd.Stdout, s.cmd.Stderr = logFile(filepath.Join(dir, "postern.log"))
+	if err := s.cmd.Start(); err != nil {
+		return nil, err
+	}
+	if err := waitListening(ctx, p[2], 20*time.Second); err != nil {
+		s.stop()
+		log, _ := os.ReadFile(filepath.Join(dir, "postern.log"))
+		return nil, fmt.Errorf("postern did not start: %v\n%s", err, tail(log, 2000))
+	}
+	return s, nil
+}
+
+// cli runs a postern subcommand on the same data directory.
+func (s *posternServer) cli(ctx context.Context, stdin string, args ...string) error {
+	cmd := exec.CommandContext(ctx, s.bin, append([]string{"--data", s.data}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("postern %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+func (s *posternServer) stop() {
+	if s == nil || s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-done
+	}
+}
+
+func (s *posternServer) target() *target {
+	return &target{
+		name:     "postern",
+		imap:     fmt.Sprintf("127.0.0.1:%d", s.ports.imap),
+		pop3:     fmt.Sprintf("127.0.0.1:%d", s.ports.pop3),
+		lmtp:     fmt.Sprintf("127.0.0.1:%d", s.ports.lmtp),
+		password: "bench-password",
+		load: func(ctx context.Context, user, maildir string) error {
+			return s.cli(ctx, "", "import", "--user", user, "--format", "maildir", maildir)
+		},
+	}
+}
+
+func (s *dovecotServer) target() *target {
+	return &target{
+		name:      "dovecot",
+		imap:      fmt.Sprintf("127.0.0.1:%d", s.ports.imap),
+		pop3:      fmt.Sprintf("127.0.0.1:%d", s.ports.pop3),
+		lmtp:      fmt.Sprintf("127.0.0.1:%d", s.ports.lmtp),
+		password:  "bench-password",
+		maildirOf: s.mailDir,
+		load: func(ctx context.Context, user, maildir string) error {
+			dst := s.mailDir(user)
+			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+				return err
+			}
+			_ = os.RemoveAll(dst)
+			if out, err := exec.CommandContext(ctx, "cp", "-a", maildir, dst).CombinedOutput(); err != nil {
+				return fmt.Errorf("cp: %v: %s", err, out)
+			}
+			uid, gid, err := ensureMailUser()
+			if err != nil {
+				return err
+			}
+			if out, err := exec.CommandContext(ctx, "chown", "-R", uid+":"+gid, filepath.Join(s.dir, "mail")).CombinedOutput(); err != nil {
+				return fmt.Errorf("chown: %v: %s", err, out)
+			}
+			return nil
+		},
+	}
+}

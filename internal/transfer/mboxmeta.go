@@ -1,0 +1,328 @@
+package transfer
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/postern/postern/internal/store"
+)
+
+// Flags in mbox files live in header fields that mail programs add to the
+// stored copy (they are mailbox state, not part of the message as sent):
+//
+//	Status: R (read, \Seen) O (old: no longer \Recent)
+//	X-Status: A (\Answered) F (\Flagged) T (\Draft) D (\Deleted)
+//	X-Keywords: keywords separated by spaces or commas
+//	X-Mozilla-Status: Thunderbird's hex bit field (1 read, 2 replied,
+//	  4 marked, 8 expunged, 0x1000 forwarded), X-Mozilla-Keys: keywords
+//
+// These are the conventions of mutt, Dovecot's mbox and Thunderbird. Import
+// reads them into flags and removes them, together with the other
+// mailbox-state fields (X-Mozilla-Status2, X-UID, X-IMAP, X-IMAPbase), so a
+// message imported from an mbox has the bytes it had before a mail program
+// stored it. Export adds Status, X-Status and X-Keywords at the end of the
+// header; import removes them again, so import(export(x)) is x. The one
+// case that does not round-trip is a message whose own header (as sent)
+// carried one of these fields: it is dropped on import.
+
+// maxHeaderBlock bounds the header block import inspects; a larger header
+// is passed through untouched (and yields no flags).
+const maxHeaderBlock = 1 << 20
+
+// mboxMetaField reports whether a header field name is mailbox state.
+func mboxMetaField(name string) bool {
+	switch strings.ToLower(name) {
+	case "status", "x-status", "x-keywords", "x-mozilla-status", "x-mozilla-status2",
+		"x-mozilla-keys", "x-uid", "x-imap", "x-imapbase":
+		return true
+	}
+	return false
+}
+
+// readMboxMeta reads the header block of a message from r, collects the
+// flags its mailbox-state fields carry and returns a reader for the message
+// without those fields (with them, when keep is set).
+func readMboxMeta(r io.Reader, keep bool) (io.Reader, []string, error) {
+	lr := newLineReader(r, 64<<10)
+	var block []byte
+	for {
+		frag, start, complete, err := lr.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		block = append(block, frag...)
+		if start && complete && isBlankLine(frag) {
+			break
+		}
+		if len(block) > maxHeaderBlock {
+			return io.MultiReader(bytes.NewReader(block), lr.br), nil, nil
+		}
+	}
+	kept, flags := filterMboxMeta(block, keep)
+	return io.MultiReader(bytes.NewReader(kept), lr.br), flags, nil
+}
+
+// filterMboxMeta splits a header block into fields (a field is a line and
+// the lines starting with white space that continue it, RFC 5322 §2.2.3),
+// reads the mailbox-state ones into flags and drops them unless keep.
+func filterMboxMeta(block []byte, keep bool) ([]byte, []string) {
+	var (
+		flags []string
+		out   = make([]byte, 0, len(block))
+	)
+	for len(block) > 0 {
+		end := fieldEnd(block)
+		field := block[:end]
+		block = block[end:]
+		colon := bytes.IndexByte(field, ':')
+		if colon <= 0 || !mboxMetaField(string(bytes.TrimRight(field[:colon], " \t"))) {
+			out = append(out, field...)
+			continue
+		}
+		name := strings.ToLower(string(bytes.TrimRight(field[:colon], " \t")))
+		value := strings.Join(strings.Fields(string(field[colon+1:])), " ")
+		flags = append(flags, mboxMetaFlags(name, value)...)
+		if keep {
+			out = append(out, field...)
+		}
+	}
+	return out, normalizeFlags(flags)
+}
+
+// fieldEnd returns the length of the first field of block, continuation
+// lines included.
+func fieldEnd(block []byte) int {
+	i := 0
+	for {
+		nl := bytes.IndexByte(block[i:], '\n')
+		if nl < 0 {
+			return len(block)
+		}
+		i += nl + 1
+		if i >= len(block) || (block[i] != ' ' && block[i] != '\t') {
+			return i
+		}
+	}
+}
+
+// mboxMetaFlags maps one mailbox-state field to flags.
+func mboxMetaFlags(name, value string) []string {
+	var flags []string
+	switch name {
+	case "status":
+		if strings.ContainsRune(value, 'R') {
+			flags = append(flags, store.FlagSeen)
+		}
+	case "x-status":
+		for _, c := range value {
+			switch c {
+			case 'A':
+				flags = append(flags, store.FlagAnswered)
+			case 'F':
+				flags = append(flags, store.FlagFlagged)
+			case 'T':
+				flags = append(flags, store.FlagDraft)
+			case 'D':
+				flags = append(flags, store.FlagDeleted)
+			}
+		}
+	case "x-keywords", "x-mozilla-keys":
+		for _, k := range strings.FieldsFunc(value, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' }) {
+			if validKeyword(k) {
+				flags = append(flags, k)
+			}
+		}
+	case "x-mozilla-status":
+		bits, err := strconv.ParseUint(strings.TrimSpace(value), 16, 32)
+		if err != nil {
+			break
+		}
+		for _, m := range []struct {
+			bit  uint64
+			flag string
+		}{{0x1, store.FlagSeen}, {0x2, store.FlagAnswered}, {0x4, store.FlagFlagged}, {0x8, store.FlagDeleted}, {0x1000, keywordForwarded}} {
+			if bits&m.bit != 0 {
+				flags = append(flags, m.flag)
+			}
+		}
+	}
+	return flags
+}
+
+// keywordForwarded is the RFC 5788 keyword for a forwarded message.
+const keywordForwarded = "$Forwarded"
+
+// mboxMetaLines renders flags as the header fields export adds, each ended
+// by eol.
+func mboxMetaLines(flags []string, eol string) []byte {
+	var status, xstatus strings.Builder
+	var keywords []string
+	status.WriteString("Status: ")
+	for _, f := range flags {
+		switch strings.ToLower(f) {
+		case `\seen`:
+			status.WriteByte('R')
+		}
+	}
+	status.WriteByte('O')
+	// Dovecot's order: A F T D.
+	for _, want := range []string{store.FlagAnswered, store.FlagFlagged, store.FlagDraft, store.FlagDeleted} {
+		if hasFlag(flags, want) {
+			xstatus.WriteByte("AFTD"[slices.Index([]string{store.FlagAnswered, store.FlagFlagged, store.FlagDraft, store.FlagDeleted}, want)])
+		}
+	}
+	for _, f := range flags {
+		if !strings.HasPrefix(f, `\`) {
+			keywords = append(keywords, f)
+		}
+	}
+	var b bytes.Buffer
+	b.WriteString(status.String() + eol)
+	if xstatus.Len() > 0 {
+		b.WriteString("X-Status: " + xstatus.String() + eol)
+	}
+	if len(keywords) > 0 {
+		b.WriteString("X-Keywords: " + strings.Join(keywords, " ") + eol)
+	}
+	return b.Bytes()
+}
+
+func hasFlag(flags []string, f string) bool {
+	for _, g := range flags {
+		if strings.EqualFold(g, f) {
+			return true
+		}
+	}
+	return false
+}
+
+// validKeyword reports whether k can be an IMAP keyword: an atom (RFC 9051
+// §9, flag-keyword) that is not a system flag.
+func validKeyword(k string) bool {
+	if k == "" || len(k) > 200 || k[0] == '\\' {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`(){%*"\]`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// normalizeFlags removes duplicates (case-insensitively) and drops \Recent,
+// which the store derives itself.
+func normalizeFlags(flags []string) []string {
+	var out []string
+	for _, f := range flags {
+		if strings.EqualFold(f, `\Recent`) || hasFlag(out, f) {
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// mboxWriter writes messages to an mbox file in the mboxrd form: each
+// message is a From_ line, the message with every line matching ^>*From 
+// quoted by one more ">", and a blank line. Line ends become LF (the Unix
+// mbox convention) unless the message needs its CRLFs kept (needsCRLF).
+// Used by one goroutine.
+type mboxWriter struct {
+	w *bufio.Writer
+}
+
+func newMboxWriter(w io.Writer) *mboxWriter {
+	return &mboxWriter{w: bufio.NewWriterSize(w, 64<<10)}
+}
+
+// writeMessage writes one message; meta (mailbox-state header fields, see
+// mboxMetaLines) goes at the end of the header block. It returns the
+// bytes written.
+func (mw *mboxWriter) writeMessage(sender string, date time.Time, meta []byte, body io.Reader, keepCRLF bool) (int64, error) {
+	cw := &countWriter{w: mw.w}
+	io.WriteString(cw, formatFromLine(sender, date))
+	lr := newLineReader(body, 64<<10)
+	inHeader := true
+	lastComplete := true
+	pendingCR := false
+	for {
+		frag, start, complete, err := lr.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return cw.n, err
+		}
+		if pendingCR {
+			if !(frag[0] == '\n') {
+				cw.Write([]byte{'\r'})
+			}
+			pendingCR = false
+		}
+		if start {
+			if inHeader && complete && isBlankLine(frag) {
+				cw.Write(meta)
+				inHeader = false
+			}
+			if needsFromQuote(frag) {
+				cw.Write([]byte{'>'})
+			}
+		}
+		lastComplete = complete
+		if keepCRLF {
+			cw.Write(frag)
+			continue
+		}
+		switch {
+		case complete && bytes.HasSuffix(frag, []byte("\r\n")):
+			cw.Write(frag[:len(frag)-2])
+			cw.Write([]byte{'\n'})
+		case !complete && frag[len(frag)-1] == '\r':
+			cw.Write(frag[:len(frag)-1])
+			pendingCR = true
+		default:
+			cw.Write(frag)
+		}
+	}
+	if pendingCR {
+		cw.Write([]byte{'\r'})
+	}
+	if !lastComplete {
+		cw.Write([]byte{'\n'})
+	}
+	if inHeader {
+		cw.Write(meta)
+	}
+	cw.Write([]byte{'\n'})
+	return cw.n, cw.err
+}
+
+// Flush writes buffered bytes to the file.
+func (mw *mboxWriter) Flush() error { return mw.w.Flush() }
+
+// countWriter counts bytes and keeps the first error.
+type countWriter struct {
+	w   io.Writer
+	n   int64
+	err error
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	c.err = err
+	return n, err
+}
