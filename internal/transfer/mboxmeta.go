@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"io"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -174,9 +173,12 @@ func mboxMetaLines(flags []string, eol string) []byte {
 	}
 	status.WriteByte('O')
 	// Dovecot's order: A F T D.
-	for _, want := range []string{store.FlagAnswered, store.FlagFlagged, store.FlagDraft, store.FlagDeleted} {
-		if hasFlag(flags, want) {
-			xstatus.WriteByte("AFTD"[slices.Index([]string{store.FlagAnswered, store.FlagFlagged, store.FlagDraft, store.FlagDeleted}, want)])
+	for _, m := range []struct {
+		flag   string
+		letter byte
+	}{{store.FlagAnswered, 'A'}, {store.FlagFlagged, 'F'}, {store.FlagDraft, 'T'}, {store.FlagDeleted, 'D'}} {
+		if hasFlag(flags, m.flag) {
+			xstatus.WriteByte(m.letter)
 		}
 	}
 	for _, f := range flags {
@@ -233,7 +235,7 @@ func normalizeFlags(flags []string) []string {
 }
 
 // mboxWriter writes messages to an mbox file in the mboxrd form: each
-// message is a From_ line, the message with every line matching ^>*From 
+// message is a From_ line, the message with every line matching ^>*From
 // quoted by one more ">", and a blank line. Line ends become LF (the Unix
 // mbox convention) unless the message needs its CRLFs kept (needsCRLF).
 // Used by one goroutine.
