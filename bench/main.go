@@ -83,6 +83,7 @@ func logf(format string, args ...any) {
 // target is one server under test, as the workloads see it.
 type target struct {
 	name     string
+	scratch  string // a directory for generated corpora, shared by targets
 	imap     string
 	pop3     string
 	lmtp     string
@@ -90,6 +91,10 @@ type target struct {
 	// maildirOf gives the Maildir of a user for servers whose store is a
 	// Maildir (Dovecot); nil for postern.
 	maildirOf func(user string) string
+	// pids lists the server's processes (memory measurements).
+	pids func() []int
+	// idle holds IDLE measurements not yet reported by follower rows.
+	idle []idleResult
 	// load bulk-loads a prepared Maildir corpus into a user's INBOX.
 	load func(ctx context.Context, user, maildir string) error
 }
@@ -219,6 +224,7 @@ func run(ctx context.Context, c config, out io.Writer) error {
 	}
 	defer pt.stop()
 	targets := []*target{pt.target()}
+	targets[0].scratch = dir
 
 	if c.dovecot {
 		if err := ensureDovecot(ctx, logf); err != nil {
@@ -234,6 +240,7 @@ func run(ctx context.Context, c config, out io.Writer) error {
 		}
 		defer dv.stop()
 		targets = append(targets, dv.target())
+		targets[1].scratch = dir
 	}
 	logf("servers up in %v", time.Since(start).Round(time.Millisecond))
 
@@ -289,6 +296,11 @@ func measure(ctx context.Context, c config, w workload, targets []*target) (resu
 	}
 	for i := 0; i < c.rounds; i++ {
 		for _, t := range targets {
+			if w.prepare != nil {
+				if err := w.prepare(ctx, t); err != nil {
+					return r, fmt.Errorf("prepare on %s: %w", t.name, err)
+				}
+			}
 			rctx, cancel := context.WithTimeout(ctx, w.limit)
 			v, err := w.run(rctx, t)
 			cancel()

@@ -86,6 +86,7 @@ func (s *posternServer) stop() {
 func (s *posternServer) target() *target {
 	return &target{
 		name:     "postern",
+		pids:     func() []int { return []int{s.cmd.Process.Pid} },
 		imap:     fmt.Sprintf("127.0.0.1:%d", s.ports.imap),
 		pop3:     fmt.Sprintf("127.0.0.1:%d", s.ports.pop3),
 		lmtp:     fmt.Sprintf("127.0.0.1:%d", s.ports.lmtp),
@@ -99,6 +100,7 @@ func (s *posternServer) target() *target {
 func (s *dovecotServer) target() *target {
 	return &target{
 		name:      "dovecot",
+		pids:      dovecotPIDs,
 		imap:      fmt.Sprintf("127.0.0.1:%d", s.ports.imap),
 		pop3:      fmt.Sprintf("127.0.0.1:%d", s.ports.pop3),
 		lmtp:      fmt.Sprintf("127.0.0.1:%d", s.ports.lmtp),

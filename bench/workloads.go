@@ -16,8 +16,12 @@ type workload struct {
 	higher bool // true for rates, false for times and sizes
 	note   string
 	limit  time.Duration // per run
-	setup  func(ctx context.Context, t *target) error
-	run    func(ctx context.Context, t *target) (float64, error)
+	// follower rows report values measured by the row before them.
+	follower bool
+	setup    func(ctx context.Context, t *target) error
+	// prepare runs before every run, unmeasured.
+	prepare func(ctx context.Context, t *target) error
+	run     func(ctx context.Context, t *target) (float64, error)
 }
 
 // workloads lists what a run measures; full mode uses the full sizes.

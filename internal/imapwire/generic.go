@@ -1,5 +1,7 @@
 package imapwire
 
+import "strings"
+
 // Value is a generic parsed argument (tests, fuzzing, and commands whose
 // arguments are only passed through, such as ID).
 type Value struct {
@@ -46,7 +48,27 @@ func (d *Decoder) Value(out *Value) bool {
 	if !d.Word(func(b byte) bool { return isListChar(b) || b == '\\' || b == '[' }, &w) {
 		return false
 	}
-	if w == "NIL" || w == "nil" || w == "Nil" {
+	if strings.Count(w, "[") > strings.Count(w, "]") {
+		// A fetch section such as BODY[HEADER.FIELDS (From To)] runs to
+		// its closing bracket, spaces and parentheses included.
+		var rest strings.Builder
+		for {
+			c, ok := d.peek()
+			if !ok || c == '\r' || c == '\n' {
+				d.Expect(false, "]")
+				return false
+			}
+			rest.WriteByte(c)
+			d.advance()
+			if c == ']' {
+				break
+			}
+		}
+		var tail string
+		d.Word(func(b byte) bool { return isListChar(b) && b != ')' }, &tail)
+		w += rest.String() + tail
+	}
+	if strings.EqualFold(w, "NIL") {
 		*out = Value{IsNil: true}
 		return true
 	}

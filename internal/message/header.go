@@ -125,10 +125,10 @@ func (h *hval) set(v []byte) {
 // header, the envelope and index fields of RFC 5322.
 type entityFields struct {
 	contentType, encoding, id, description, md5 hval
-	disposition, language, location            hval
+	disposition, language, location             hval
 
 	date, subject, from, sender, replyTo, to, cc, bcc hval
-	inReplyTo, messageID, references                 hval
+	inReplyTo, messageID, references                  hval
 }
 
 // parseEntityFields extracts the fields the parser needs from hdr. All

@@ -55,11 +55,8 @@ type parser struct {
 	parts  int
 	hdr    []byte // header block being read (reused)
 
-	plain, html           []byte // captured raw body prefixes for the preview
-	plainPart, htmlPart   *Part
-	capturing             *[]byte
-	captureMax            int
-	plainSeen, htmlSeen   bool
+	plain, html         []byte // captured raw body prefixes for the preview
+	plainPart, htmlPart *Part  // the parts they come from
 }
 
 // parseEntity parses one entity (a message or a body part) starting at the
@@ -150,22 +147,20 @@ func (ps *parser) scanLeaf(p *Part) {
 	lr := ps.lr
 	var sink func([]byte)
 	if p.Type == "text" && !strings.EqualFold(p.Disposition, "attachment") {
+		var buf *[]byte
+		limit := 0
 		switch {
-		case p.Subtype == "plain" && !ps.plainSeen:
-			ps.plainSeen, ps.plainPart = true, p
-			ps.capturing, ps.captureMax = &ps.plain, maxPlainCapture
-		case p.Subtype == "html" && !ps.htmlSeen:
-			ps.htmlSeen, ps.htmlPart = true, p
-			ps.capturing, ps.captureMax = &ps.html, maxHTMLCapture
+		case p.Subtype == "plain" && ps.plainPart == nil:
+			ps.plainPart, buf, limit = p, &ps.plain, maxPlainCapture
+		case p.Subtype == "html" && ps.htmlPart == nil:
+			ps.htmlPart, buf, limit = p, &ps.html, maxHTMLCapture
 		}
-		if ps.capturing != nil {
-			buf, limit := ps.capturing, ps.captureMax
+		if buf != nil {
 			sink = func(b []byte) {
 				if room := limit - len(*buf); room > 0 {
 					*buf = append(*buf, b[:min(room, len(b))]...)
 				}
 			}
-			ps.capturing = nil
 		}
 	}
 	for {
@@ -252,24 +247,23 @@ func (ps *parser) closeBody(p *Part, lfStart int64) {
 }
 
 // boundaryIndex returns the index in ps.bounds of the boundary whose
-// delimiter or close delimiter line is line, innermost first, or -1. Only
-// white space may follow the delimiter (RFC 2046 §5.1.1).
+// delimiter (or close delimiter) line is line, or -1. RFC 2046 §5.1.1 allows
+// only white space after the boundary; like other servers we accept any
+// line that starts with "--" and the boundary, since some mailers append
+// junk, and take the longest matching boundary (innermost on a tie) so that
+// nested boundaries that extend an outer one still work.
 func (ps *parser) boundaryIndex(line []byte) int {
 	if len(line) < 3 || line[0] != '-' || line[1] != '-' {
 		return -1
 	}
+	best := -1
 	for k := len(ps.bounds) - 1; k >= 0; k-- {
 		b := ps.bounds[k]
-		if !bytes.HasPrefix(line[2:], []byte(b)) {
-			continue
-		}
-		rest := line[2+len(b):]
-		rest = bytes.TrimPrefix(rest, []byte("--"))
-		if len(bytes.Trim(rest, " \t\r\n")) == 0 {
-			return k
+		if bytes.HasPrefix(line[2:], []byte(b)) && (best < 0 || len(b) > len(ps.bounds[best])) {
+			best = k
 		}
 	}
-	return -1
+	return best
 }
 
 func isCloseDelimiter(line []byte, boundary string) bool {

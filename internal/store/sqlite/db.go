@@ -103,11 +103,11 @@ type DB struct {
 	hub    *store.Hub
 	origin string // identifies this DB's changelog rows
 
-	wdb   *sql.DB  // one connection: the writer's
+	wdb   *sql.DB // one connection: the writer's
 	wconn *sql.Conn
 	// wstmts are the writer connection's prepared statements.
 	wstmts writerStmts
-	rdb   *sql.DB // read-only pool
+	rdb    *sql.DB // read-only pool
 
 	jobs   chan *writeJob
 	ctx    context.Context

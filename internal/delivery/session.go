@@ -1,0 +1,249 @@
+package delivery
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-smtp"
+)
+
+// session is the go-smtp backend of one LMTP or SMTP connection. go-smtp
+// calls Mail, Rcpt and Reset from the connection's goroutine; LMTPData (and
+// Data under BDAT) runs on a helper goroutine, and an RSET during BDAT may
+// call Reset meanwhile, so the transaction state is guarded by mu and
+// deliver works on a snapshot. conn.busy is read by Shutdown and is atomic.
+type session struct {
+	srv  *Server
+	lmtp bool
+	conn *trackedConn // nil only if the listener was not ours
+	raw  *smtp.Conn
+	log  *slog.Logger
+
+	// Transaction state, cleared by Reset.
+	mu       sync.Mutex
+	sender   string
+	mailSize int64 // SIZE= from MAIL, 0 when not given
+	rcpts    []string
+	targets  []target
+}
+
+var (
+	_ smtp.Session     = (*session)(nil)
+	_ smtp.LMTPSession = (*session)(nil)
+)
+
+func (s *Server) newSession(c *smtp.Conn, lmtp bool) (smtp.Session, error) {
+	tc, _ := c.Conn().(*trackedConn)
+	var id uint64
+	if tc != nil {
+		id = tc.id
+	}
+	proto := "smtp"
+	if lmtp {
+		proto = "lmtp"
+	}
+	return &session{
+		srv:  s,
+		lmtp: lmtp,
+		conn: tc,
+		raw:  c,
+		log:  s.log.With("proto", proto, "conn", id, "remote", c.Conn().RemoteAddr().String(), "helo", c.Hostname()),
+	}, nil
+}
+
+func (ss *session) setBusy(b bool) {
+	if ss.conn != nil {
+		ss.conn.busy.Store(b)
+	}
+}
+
+// Mail starts a transaction (RFC 5321 §4.1.1.2). During Shutdown it is
+// refused with 421 so the client goes elsewhere or retries.
+func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
+	if ss.srv.isClosing() {
+		return replyShutdown
+	}
+	ss.mu.Lock()
+	ss.sender = from
+	ss.mailSize = 0
+	if opts != nil {
+		ss.mailSize = opts.Size
+	}
+	ss.mu.Unlock()
+	ss.setBusy(true)
+	return nil
+}
+
+// Rcpt resolves one recipient. Refusals (RFC 2033 §4.2 answers them here,
+// before DATA): foreign domain 550 5.1.2 (SMTP: 550 5.7.1 relay denied),
+// unknown user 550 5.1.1, full mailbox 552 5.2.2, store trouble 451 4.3.0.
+func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	ss.mu.Lock()
+	size := ss.mailSize
+	ss.mu.Unlock()
+	t, err := ss.srv.resolveRecipient(to, size)
+	if err != nil {
+		reply := replyFor(err, !ss.lmtp)
+		if reply.Code/100 == 4 {
+			ss.log.Warn("rcpt lookup failed", "rcpt", to, "err", err)
+		} else {
+			ss.log.Info("rcpt refused", "rcpt", to, "reply", reply.Code, "err", err)
+		}
+		return reply
+	}
+	ss.mu.Lock()
+	ss.rcpts = append(ss.rcpts, to)
+	ss.targets = append(ss.targets, t)
+	ss.mu.Unlock()
+	return nil
+}
+
+// resolveRecipient turns an RCPT address into a target in the account's
+// INBOX, checking the domain and (cheaply) the quota.
+func (s *Server) resolveRecipient(to string, mailSize int64) (target, error) {
+	local, domain := splitAddress(to)
+	if local == "" {
+		return target{}, replyBadAddress
+	}
+	if !isLocal(s.domains, domain) {
+		return target{}, errForeignDomain
+	}
+	ctx := s.ctx
+	acct, err := findAccount(ctx, s.opts.Store, local, domain)
+	if err != nil {
+		return target{}, err
+	}
+	if err := checkQuota(ctx, s.opts.Store, acct, mailSize); err != nil {
+		return target{}, err
+	}
+	mb, err := s.opts.Store.Mailbox(ctx, acct.ID, "INBOX")
+	if err != nil {
+		return target{}, err
+	}
+	return target{account: acct.ID, mailbox: mb.ID, deliveredTo: to}, nil
+}
+
+// Data is the SMTP DATA handler: one reply for all recipients. When some
+// recipients got the message and others failed, it answers 451 so the
+// client retries: on the retry RCPT refuses the failing ones properly and
+// the others may get a duplicate — better than losing mail silently.
+func (ss *session) Data(r io.Reader) error {
+	_, errs, err := ss.deliver(r)
+	if err != nil {
+		return err
+	}
+	var first error
+	ok := 0
+	for _, e := range errs {
+		if e == nil {
+			ok++
+		} else if first == nil {
+			first = e
+		}
+	}
+	switch {
+	case first == nil:
+		return nil
+	case ok > 0:
+		return replyTemporary
+	default:
+		return first
+	}
+}
+
+// LMTPData answers once per RCPT, in order (RFC 2033 §4.2).
+func (ss *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
+	rcpts, errs, err := ss.deliver(r)
+	if err != nil {
+		return err
+	}
+	for i, rcpt := range rcpts {
+		status.SetStatus(rcpt, errs[i])
+	}
+	return nil
+}
+
+// deliver stores the message for every accepted recipient and returns the
+// recipients with the reply of each (an *smtp.SMTPError; a 250 one on
+// success), or one reply for all when the body could not be read.
+func (ss *session) deliver(r io.Reader) ([]string, []error, error) {
+	ss.mu.Lock()
+	sender, rcpts, targets := ss.sender, ss.rcpts, ss.targets
+	ss.mu.Unlock()
+	ss.setBusy(true)
+	srv := ss.srv
+	srv.inflight.Add(1)
+	defer srv.inflight.Done()
+
+	body := r
+	if ss.conn != nil {
+		body = &deadlineReader{r: r, conn: ss.conn, timeout: srv.opts.ReadTimeout}
+	}
+	env := envelope{sender: sender, withReturnPath: true, targets: targets}
+	results, errs, err := deliverEnvelope(srv.ctx, srv.opts.Store, env, body, srv.opts.MaxMessageSize)
+	if err != nil {
+		reply := replyFor(err, !ss.lmtp)
+		var be *bodyError
+		if errors.As(err, &be) {
+			ss.log.Info("message not received", "from", sender, "rcpts", len(rcpts), "reply", reply.Code, "err", err)
+		} else {
+			ss.log.Error("delivery failed", "from", sender, "rcpts", len(rcpts), "err", err)
+		}
+		return nil, nil, reply
+	}
+	replies := make([]error, len(errs))
+	for i, e := range errs {
+		if e == nil {
+			ss.log.Info("delivered", "from", sender, "rcpt", rcpts[i], "uid", results[i].UID)
+			replies[i] = replySaved(results[i].UID)
+			continue
+		}
+		reply := replyFor(e, !ss.lmtp)
+		if reply.Code/100 == 4 {
+			ss.log.Error("delivery failed", "from", sender, "rcpt", rcpts[i], "err", e)
+		} else {
+			ss.log.Info("delivery refused", "from", sender, "rcpt", rcpts[i], "reply", reply.Code, "err", e)
+		}
+		replies[i] = reply
+	}
+	return rcpts, replies, nil
+}
+
+// Reset ends the transaction (RSET, after DATA, or a new greeting).
+func (ss *session) Reset() {
+	ss.mu.Lock()
+	ss.sender = ""
+	ss.mailSize = 0
+	ss.rcpts = nil
+	ss.targets = nil
+	ss.mu.Unlock()
+	ss.setBusy(false)
+}
+
+// Logout is called once when the connection ends.
+func (ss *session) Logout() error {
+	ss.Reset()
+	return nil
+}
+
+// deadlineReader renews the connection's read deadline before each read of
+// the message body, so a slow but live client is not cut off while a
+// stalled one is (go-smtp sets the deadline only per command line).
+type deadlineReader struct {
+	r       io.Reader
+	conn    *trackedConn
+	timeout time.Duration
+	last    time.Time
+}
+
+func (d *deadlineReader) Read(p []byte) (int, error) {
+	// Renewing costs a syscall; once a second is plenty.
+	if now := time.Now(); now.Sub(d.last) > time.Second {
+		d.last = now
+		d.conn.Conn.SetReadDeadline(now.Add(d.timeout))
+	}
+	return d.r.Read(p)
+}

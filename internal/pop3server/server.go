@@ -1,0 +1,250 @@
+// Package pop3server serves POP3 (RFC 1939) with CAPA and response codes
+// (RFC 2449, RFC 3206), SASL AUTH (RFC 5034), STLS (RFC 2595) and UTF8
+// (RFC 6856) over a store.Store.
+//
+// Lifecycle:
+//  1. New builds a Server from Options (nothing is started).
+//  2. Serve accepts connections on a listener, one goroutine per session,
+//     until the listener is closed; it may run on several listeners.
+//  3. Shutdown closes the listeners, tells idle sessions to go and waits for
+//     running commands to end (or for ctx, then closes what is left).
+//
+// Session states (RFC 1939 §3) and their transitions:
+//
+//	AUTHORIZATION --USER/PASS, APOP, AUTH ok and maildrop locked--> TRANSACTION
+//	AUTHORIZATION --QUIT--> closed (nothing changes)
+//	TRANSACTION   --QUIT--> UPDATE --expunge done--> closed
+//	any state     --connection lost, idle timeout, shutdown--> closed
+//	                (no UPDATE: a dropped connection deletes nothing)
+//
+// The maildrop is the account's POP3 mailbox (setting "pop3_mailbox",
+// INBOX by default) as it stood at login. RETR marks a message \Seen at
+// QUIT (with the deletions, in the UPDATE state), like Dovecot's default;
+// setting "pop3_mark_seen" to "no" turns that off. TOP never marks.
+package pop3server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/postern/postern/internal/auth"
+	"github.com/postern/postern/internal/store"
+	"github.com/postern/postern/internal/textline"
+)
+
+// Options configure a Server.
+type Options struct {
+	Store store.Store
+	Auth  *auth.Service
+	// TLSConfig enables STLS on cleartext listeners; nil: no STLS.
+	TLSConfig *tls.Config
+	Logger    *slog.Logger
+	// Hostname appears in the greeting and the APOP timestamp.
+	Hostname string
+	// IdleTimeout ends a session that sends nothing (or reads nothing)
+	// for that long; default 10 minutes (RFC 1939 §3 asks for at least
+	// 10).
+	IdleTimeout time.Duration
+	// Expire is the CAPA EXPIRE value (RFC 2449 §6.7); default "NEVER".
+	Expire string
+	// LoginDelay is the CAPA LOGIN-DELAY value (RFC 2449 §6.8); logins
+	// to one account closer together than this are refused with
+	// [LOGIN-DELAY]. 0: not advertised, not enforced.
+	LoginDelay time.Duration
+}
+
+// Limits on what a client may send (DESIGN.md §5).
+const (
+	// maxCommandLine: RFC 2449 §4 allows 255 octets; some slack.
+	maxCommandLine = 1024
+	// maxSASLLine bounds one AUTH continuation line (base64).
+	maxSASLLine = 12 << 10
+	// maxAuthFailures per session before the server hangs up.
+	maxAuthFailures = 5
+	// handshakeTimeout bounds a TLS handshake.
+	handshakeTimeout = 30 * time.Second
+)
+
+// Server is a POP3 server. It is safe for concurrent use; Serve may run on
+// several listeners at once.
+type Server struct {
+	opts   Options
+	log    *slog.Logger
+	inPool *textline.Pool
+	outBuf *textline.Pool
+	copyBf *textline.Pool
+	nextID atomic.Uint64
+
+	closing atomic.Bool
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	sessions  map[*session]struct{}
+	// locked holds the maildrop locks of RFC 1939 §8 among POP3
+	// sessions, by account.
+	locked map[store.AccountID]*session
+	// lastLogin is when each account last logged in (LOGIN-DELAY).
+	lastLogin map[store.AccountID]time.Time
+	wg        sync.WaitGroup
+}
+
+// New returns a Server; nothing runs until Serve.
+func New(opts Options) *Server {
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = 10 * time.Minute
+	}
+	if opts.Expire == "" {
+		opts.Expire = "NEVER"
+	}
+	if opts.Hostname == "" {
+		opts.Hostname = "localhost"
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Server{
+		opts:      opts,
+		log:       log,
+		inPool:    textline.NewPool(maxSASLLine + 2048),
+		outBuf:    textline.NewPool(32 << 10),
+		copyBf:    textline.NewPool(32 << 10),
+		listeners: make(map[net.Listener]struct{}),
+		sessions:  make(map[*session]struct{}),
+		locked:    make(map[store.AccountID]*session),
+		lastLogin: make(map[store.AccountID]time.Time),
+	}
+}
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = errors.New("pop3server: server closed")
+
+// Serve accepts connections on l until l is closed (then it returns nil) or
+// Shutdown is called (ErrServerClosed). A listener yielding *tls.Conn gives
+// implicit TLS (POP3S, RFC 8314).
+func (s *Server) Serve(l net.Listener) error {
+	if s.closing.Load() {
+		return ErrServerClosed
+	}
+	s.mu.Lock()
+	s.listeners[l] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, l)
+		s.mu.Unlock()
+	}()
+	var backoff time.Duration
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if s.closing.Load() {
+				return ErrServerClosed
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.log.Warn("pop3 accept", "err", err, "retry", backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		sess := s.newSession(c)
+		s.mu.Lock()
+		if s.closing.Load() {
+			s.mu.Unlock()
+			c.Close()
+			return ErrServerClosed
+		}
+		s.sessions[sess] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go func() {
+			defer s.wg.Done()
+			sess.run()
+			s.mu.Lock()
+			delete(s.sessions, sess)
+			s.mu.Unlock()
+		}()
+	}
+}
+
+func isTemporary(err error) bool {
+	t, ok := err.(interface{ Temporary() bool })
+	return ok && t.Temporary()
+}
+
+// Shutdown stops accepting, ends idle sessions (they get -ERR [SYS/TEMP]
+// and keep their maildrops unchanged) and waits for sessions in a command
+// to finish. When ctx ends first, the remaining connections are closed and
+// ctx's error is returned.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.closing.Store(true)
+	s.mu.Lock()
+	for l := range s.listeners {
+		l.Close()
+	}
+	for sess := range s.sessions {
+		sess.interrupt()
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		for sess := range s.sessions {
+			sess.conn.Close()
+		}
+		s.mu.Unlock()
+		<-done
+		return ctx.Err()
+	}
+}
+
+// lockMaildrop takes the POP3 maildrop lock of an account and enforces
+// LOGIN-DELAY. It returns the response code on refusal.
+func (s *Server) lockMaildrop(sess *session, id store.AccountID) (code string, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, busy := s.locked[id]; busy {
+		return "IN-USE", false
+	}
+	now := time.Now()
+	if d := s.opts.LoginDelay; d > 0 {
+		if last, seen := s.lastLogin[id]; seen && now.Sub(last) < d {
+			return "LOGIN-DELAY", false
+		}
+		if len(s.lastLogin) > 10000 {
+			for k, t := range s.lastLogin {
+				if now.Sub(t) >= d {
+					delete(s.lastLogin, k)
+				}
+			}
+		}
+		s.lastLogin[id] = now
+	}
+	s.locked[id] = sess
+	return "", true
+}
+
+func (s *Server) unlockMaildrop(sess *session, id store.AccountID) {
+	s.mu.Lock()
+	if s.locked[id] == sess {
+		delete(s.locked, id)
+	}
+	s.mu.Unlock()
+}

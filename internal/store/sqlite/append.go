@@ -1,0 +1,201 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strings"
+
+	"github.com/postern/postern/internal/message"
+	"github.com/postern/postern/internal/store"
+)
+
+// Append adds staged messages in one durable commit. The call becomes one
+// write job; jobs of concurrent callers share a transaction and a single
+// fsync (see writer). Per-request failures (ErrNoMailbox, ErrOverQuota) are
+// in the results; the other requests still commit.
+func (db *DB) Append(ctx context.Context, reqs []store.AppendRequest) ([]store.AppendResult, error) {
+	results := make([]store.AppendResult, len(reqs))
+	err := db.write(ctx, func(w *wtx) error {
+		for i := range reqs {
+			res, err := db.appendOne(w, &reqs[i])
+			if err != nil && !isRequestError(err) {
+				return err
+			}
+			res.Err = err
+			results[i] = res
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+func isRequestError(err error) bool {
+	return errors.Is(err, store.ErrNoMailbox) || errors.Is(err, store.ErrOverQuota) ||
+		errors.Is(err, store.ErrNoAccount) || errors.Is(err, store.ErrTooLarge)
+}
+
+// checkQuota fails with ErrOverQuota when adding n messages of size bytes
+// would pass the account's limits.
+func (w *wtx) checkQuota(account store.AccountID, n, size int64) error {
+	var qb, qm, ub, um int64
+	err := w.queryRow("SELECT quota_bytes, quota_messages, used_bytes, used_messages FROM accounts WHERE id = ?", account).Scan(&qb, &qm, &ub, &um)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNoAccount
+	}
+	if err != nil {
+		return dbErr("quota", err)
+	}
+	if qb > 0 && ub+size > qb || qm > 0 && um+n > qm {
+		return store.ErrOverQuota
+	}
+	return nil
+}
+
+func (w *wtx) addUsage(account store.AccountID, n, size int64) error {
+	_, err := w.exec("UPDATE accounts SET used_bytes = used_bytes + ?, used_messages = used_messages + ? WHERE id = ?", size, n, account)
+	return dbErr("usage", err)
+}
+
+func (db *DB) appendOne(w *wtx, req *store.AppendRequest) (store.AppendResult, error) {
+	var res store.AppendResult
+	if req.Message == nil {
+		return res, store.ErrNoMessage
+	}
+	var uidNext store.UID
+	var hms uint64
+	err := w.queryRow("SELECT uidvalidity, uidnext, highestmodseq FROM mailboxes WHERE account_id = ? AND id = ?",
+		req.Account, req.Mailbox).Scan(&res.UIDValidity, &uidNext, &hms)
+	if errors.Is(err, sql.ErrNoRows) {
+		return res, store.ErrNoMailbox
+	}
+	if err != nil {
+		return res, dbErr("append", err)
+	}
+	size := req.Message.Size
+	if !req.IgnoreQuota {
+		if err := w.checkQuota(req.Account, 1, size); err != nil {
+			return res, err
+		}
+	}
+	p := req.Message.Parsed
+	if p == nil {
+		p = &message.Parsed{}
+	}
+	threadID, err := w.threadID(req.Account, &p.Headers)
+	if err != nil {
+		return res, err
+	}
+	date := req.InternalDate
+	if date.IsZero() {
+		date = w.now
+	}
+	_, tz := date.Zone()
+	flags := normFlags(req.Flags)
+	var structure []byte
+	if p.Root != nil {
+		structure, _ = json.Marshal(p.Root)
+	}
+	headers, _ := json.Marshal(&p.Headers)
+	var hdrDate int64
+	if !p.Headers.Date.IsZero() {
+		hdrDate = p.Headers.Date.UnixNano()
+	}
+	res.UID, res.ModSeq = uidNext, hms+1
+	_, err = w.exec(`INSERT INTO messages(account_id, mailbox_id, uid, modseq, flags, seen, deleted,
+			internaldate, internaldate_tz, savedate, size, blob_id, emailid, threadid,
+			envelope, body, bodystructure, structure, headers, preview,
+			hdr_subject, hdr_from, hdr_date, hdr_messageid)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		req.Account, req.Mailbox, res.UID, res.ModSeq, joinFlags(flags),
+		boolInt(hasFlag(flags, store.FlagSeen)), boolInt(hasFlag(flags, store.FlagDeleted)),
+		date.UnixNano(), tz, w.now.UnixNano(), size, req.Message.BlobID, newObjectID('M'), threadID,
+		p.EnvelopeIMAP, p.BodyIMAP, p.BodyStructureIMAP, structure, headers, p.Preview,
+		p.Headers.Subject, p.Headers.From, hdrDate, p.Headers.MessageID)
+	if err != nil {
+		return res, dbErr("append", err)
+	}
+	if _, err := w.exec("UPDATE mailboxes SET uidnext = ?, highestmodseq = ? WHERE account_id = ? AND id = ?",
+		res.UID+1, res.ModSeq, req.Account, req.Mailbox); err != nil {
+		return res, dbErr("append", err)
+	}
+	if err := w.addUsage(req.Account, 1, size); err != nil {
+		return res, err
+	}
+	w.publish(store.Event{Account: req.Account, Mailbox: req.Mailbox, Kind: store.EventAppend, UID: res.UID, ModSeq: res.ModSeq})
+	return res, nil
+}
+
+// maxThreadRefs bounds how many Message-IDs of one message take part in
+// threading (a hostile References field could list thousands).
+const maxThreadRefs = 64
+
+// threadID finds the RFC 8474 THREADID of a new message: the thread of any
+// message it refers to (References, In-Reply-To) or that referred to it
+// before it arrived (its own Message-ID), else a new one. Every id the
+// message mentions is then mapped to the thread, so later replies and
+// earlier-referenced parents join it.
+func (w *wtx) threadID(account store.AccountID, h *message.Headers) (string, error) {
+	ids := make([]string, 0, len(h.References)+2)
+	add := func(id string) {
+		id = strings.TrimSpace(id)
+		if len(id) < 3 || len(id) > 500 || len(ids) >= maxThreadRefs {
+			return
+		}
+		for _, x := range ids {
+			if x == id {
+				return
+			}
+		}
+		ids = append(ids, id)
+	}
+	if h.MessageID != "" {
+		add(h.MessageID)
+	}
+	for i := len(h.References) - 1; i >= 0; i-- { // nearest ancestors first
+		add(h.References[i])
+	}
+	for _, id := range msgIDs(h.InReplyTo) {
+		add(id)
+	}
+	thread := ""
+	for _, id := range ids {
+		err := w.queryRow("SELECT threadid FROM threads WHERE account_id = ? AND message_id = ?", account, id).Scan(&thread)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return "", dbErr("thread", err)
+		}
+	}
+	if thread == "" {
+		thread = newObjectID('T')
+	}
+	for _, id := range ids {
+		if _, err := w.exec("INSERT OR IGNORE INTO threads(account_id, message_id, threadid) VALUES (?, ?, ?)", account, id, thread); err != nil {
+			return "", dbErr("thread", err)
+		}
+	}
+	return thread, nil
+}
+
+// msgIDs extracts the <…> tokens of a field value.
+func msgIDs(s string) []string {
+	var out []string
+	for {
+		i := strings.IndexByte(s, '<')
+		if i < 0 {
+			return out
+		}
+		j := strings.IndexByte(s[i:], '>')
+		if j < 0 {
+			return out
+		}
+		out = append(out, s[i:i+j+1])
+		s = s[i+j+1:]
+	}
+}

@@ -1,0 +1,198 @@
+package sqlite
+
+import (
+	"context"
+
+	"github.com/postern/postern/internal/store"
+)
+
+// UpdateFlags changes flags (STORE, RFC 9051 §6.4.6) in one write job. All
+// messages changed by one call share one new MODSEQ (RFC 7162 §3.1 allows
+// that). With unchangedSince > 0, messages whose MODSEQ is greater are
+// left alone and returned in failed (RFC 7162 §3.1.3).
+func (db *DB) UpdateFlags(ctx context.Context, account store.AccountID, mailbox store.MailboxID, uids []store.UID, op store.FlagOp, flags []string, unchangedSince uint64) (updated []store.FlagUpdate, failed []store.UID, err error) {
+	flags = normFlags(flags)
+	err = db.write(ctx, func(w *wtx) error {
+		updated, failed = nil, nil
+		mb, err := w.mailboxByID(account, mailbox)
+		if err != nil {
+			return err
+		}
+		states, err := w.loadStates(account, mailbox, uids)
+		if err != nil {
+			return err
+		}
+		modseq := mb.HighestModSeq + 1
+		for _, s := range states {
+			if unchangedSince > 0 && s.modseq > unchangedSince {
+				failed = append(failed, s.uid)
+				continue
+			}
+			nf := applyFlags(s.flags, op, flags)
+			if sameFlags(nf, s.flags) {
+				continue
+			}
+			if _, err := w.exec("UPDATE messages SET flags = ?, seen = ?, deleted = ?, modseq = ? WHERE account_id = ? AND mailbox_id = ? AND uid = ?",
+				joinFlags(nf), boolInt(hasFlag(nf, store.FlagSeen)), boolInt(hasFlag(nf, store.FlagDeleted)), modseq,
+				account, mailbox, s.uid); err != nil {
+				return dbErr("store flags", err)
+			}
+			updated = append(updated, store.FlagUpdate{UID: s.uid, ModSeq: modseq, Flags: nf})
+			w.publish(store.Event{Account: account, Mailbox: mailbox, Kind: store.EventFlags, UID: s.uid, ModSeq: modseq})
+		}
+		if len(updated) > 0 {
+			if _, err := w.exec("UPDATE mailboxes SET highestmodseq = ? WHERE account_id = ? AND id = ?", modseq, account, mailbox); err != nil {
+				return dbErr("store flags", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return updated, failed, nil
+}
+
+// Expunge removes messages, leaving a tombstone (uid, modseq) for each so
+// that QRESYNC can report them VANISHED (RFC 7162 §3.2.10). One new MODSEQ
+// covers the whole call.
+func (db *DB) Expunge(ctx context.Context, account store.AccountID, mailbox store.MailboxID, uids []store.UID) ([]store.UID, error) {
+	var removed []store.UID
+	err := db.write(ctx, func(w *wtx) error {
+		removed = nil
+		mb, err := w.mailboxByID(account, mailbox)
+		if err != nil {
+			return err
+		}
+		states, err := w.loadStates(account, mailbox, uids)
+		if err != nil {
+			return err
+		}
+		removed, err = w.expungeStates(mb, states, true)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return removed, nil
+}
+
+// expungeStates deletes the given messages of mb with tombstones and
+// publishes the expunges. With usage, the account's usage shrinks (a move
+// within the account leaves it unchanged).
+func (w *wtx) expungeStates(mb store.Mailbox, states []msgState, usage bool) ([]store.UID, error) {
+	if len(states) == 0 {
+		return nil, nil
+	}
+	modseq := mb.HighestModSeq + 1
+	removed := make([]store.UID, 0, len(states))
+	var bytes int64
+	for _, s := range states {
+		if _, err := w.exec("DELETE FROM messages WHERE account_id = ? AND mailbox_id = ? AND uid = ?", mb.Account, mb.ID, s.uid); err != nil {
+			return nil, dbErr("expunge", err)
+		}
+		if _, err := w.exec("INSERT OR REPLACE INTO tombstones(account_id, mailbox_id, uid, modseq, expunged_at) VALUES (?, ?, ?, ?, ?)",
+			mb.Account, mb.ID, s.uid, modseq, w.now.UnixNano()); err != nil {
+			return nil, dbErr("expunge", err)
+		}
+		removed = append(removed, s.uid)
+		bytes += s.size
+		w.publish(store.Event{Account: mb.Account, Mailbox: mb.ID, Kind: store.EventExpunge, UID: s.uid, ModSeq: modseq})
+	}
+	if _, err := w.exec("UPDATE mailboxes SET highestmodseq = ? WHERE account_id = ? AND id = ?", modseq, mb.Account, mb.ID); err != nil {
+		return nil, dbErr("expunge", err)
+	}
+	if usage {
+		if err := w.addUsage(mb.Account, -int64(len(states)), -bytes); err != nil {
+			return nil, err
+		}
+	}
+	return removed, nil
+}
+
+// Copy copies messages to dst without copying their bytes (the rows point
+// at the same blob). The whole copy fails with ErrOverQuota if it does not
+// fit (RFC 9051 §6.4.7: COPY is all or nothing).
+func (db *DB) Copy(ctx context.Context, account store.AccountID, src store.MailboxID, uids []store.UID, dst store.MailboxID) (srcUIDs, dstUIDs []store.UID, dstUIDValidity uint32, err error) {
+	return db.copyOrMove(ctx, account, src, uids, dst, false)
+}
+
+// Move copies messages to dst and expunges them from src in one atomic
+// write (RFC 6851).
+func (db *DB) Move(ctx context.Context, account store.AccountID, src store.MailboxID, uids []store.UID, dst store.MailboxID) (srcUIDs, dstUIDs []store.UID, dstUIDValidity uint32, err error) {
+	return db.copyOrMove(ctx, account, src, uids, dst, true)
+}
+
+func (db *DB) copyOrMove(ctx context.Context, account store.AccountID, src store.MailboxID, uids []store.UID, dst store.MailboxID, move bool) (srcUIDs, dstUIDs []store.UID, dstUIDValidity uint32, err error) {
+	err = db.write(ctx, func(w *wtx) error {
+		srcMb, err := w.mailboxByID(account, src)
+		if err != nil {
+			return err
+		}
+		dstMb, err := w.mailboxByID(account, dst)
+		if err != nil {
+			return err
+		}
+		dstUIDValidity = dstMb.UIDValidity
+		srcUIDs, dstUIDs, err = db.copyMessages(w, account, srcMb, uids, dstMb, move)
+		return err
+	})
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	return srcUIDs, dstUIDs, dstUIDValidity, nil
+}
+
+// copyMessages is COPY and MOVE inside a write job. Copies keep flags,
+// INTERNALDATE, EMAILID and THREADID (RFC 8474 §5.1: a copy is the same
+// email), get a new SAVEDATE, and share one new MODSEQ in dst.
+func (db *DB) copyMessages(w *wtx, account store.AccountID, src store.Mailbox, uids []store.UID, dst store.Mailbox, move bool) (srcUIDs, dstUIDs []store.UID, err error) {
+	states, err := w.loadStates(account, src.ID, uids)
+	if err != nil || len(states) == 0 {
+		return nil, nil, err
+	}
+	if !move {
+		var bytes int64
+		for _, s := range states {
+			bytes += s.size
+		}
+		if err := w.checkQuota(account, int64(len(states)), bytes); err != nil {
+			return nil, nil, err
+		}
+		if err := w.addUsage(account, int64(len(states)), bytes); err != nil {
+			return nil, nil, err
+		}
+	}
+	uidNext, modseq := dst.UIDNext, dst.HighestModSeq+1
+	for _, s := range states {
+		_, err := w.exec(`INSERT INTO messages(account_id, mailbox_id, uid, modseq, flags, seen, deleted,
+				internaldate, internaldate_tz, savedate, size, blob_id, emailid, threadid,
+				envelope, body, bodystructure, structure, headers, preview,
+				hdr_subject, hdr_from, hdr_date, hdr_messageid)
+			SELECT account_id, ?, ?, ?, flags, seen, deleted,
+				internaldate, internaldate_tz, ?, size, blob_id, emailid, threadid,
+				envelope, body, bodystructure, structure, headers, preview,
+				hdr_subject, hdr_from, hdr_date, hdr_messageid
+			FROM messages WHERE account_id = ? AND mailbox_id = ? AND uid = ?`,
+			dst.ID, uidNext, modseq, w.now.UnixNano(), account, src.ID, s.uid)
+		if err != nil {
+			return nil, nil, dbErr("copy", err)
+		}
+		srcUIDs = append(srcUIDs, s.uid)
+		dstUIDs = append(dstUIDs, uidNext)
+		w.publish(store.Event{Account: account, Mailbox: dst.ID, Kind: store.EventAppend, UID: uidNext, ModSeq: modseq})
+		uidNext++
+	}
+	if _, err := w.exec("UPDATE mailboxes SET uidnext = ?, highestmodseq = ? WHERE account_id = ? AND id = ?", uidNext, modseq, account, dst.ID); err != nil {
+		return nil, nil, dbErr("copy", err)
+	}
+	if move {
+		if src.ID == dst.ID {
+			src.HighestModSeq = modseq
+		}
+		if _, err := w.expungeStates(src, states, false); err != nil {
+			return nil, nil, err
+		}
+	}
+	return srcUIDs, dstUIDs, nil
+}
