@@ -12,10 +12,12 @@ func extraWorkloads(full bool) []workload {
 	nPop := 1000
 	nAppend4k, nAppend1m := 300, 20
 	idleConns := 500
+	mixedOps := 200
 	if full {
 		nPop = 10000
 		nAppend4k, nAppend1m = 2000, 100
 		idleConns = 10000
+		mixedOps = 2000
 	}
 	ws, load10k := fetchWorkloads("fetch10k", 10000)
 	if full {
@@ -27,6 +29,7 @@ func extraWorkloads(full bool) []workload {
 		appendWorkload(nAppend1m, 1<<20),
 		storeWorkload("fetch10k", 10000, load10k),
 		popWorkload(nPop, 4<<10),
+		mixedWorkload(8, mixedOps),
 		idleWorkload(idleConns),
 	)
 	ws = append(ws, idleFollowers(idleConns)...)
