@@ -59,21 +59,11 @@ func mixedClient(ctx context.Context, t *target, seed uint64, ops int) error {
 		return err
 	}
 	defer ic.close()
-	exists := func(lines []string) int {
-		n := 0
-		for _, l := range lines {
-			var k int
-			if _, err := fmt.Sscanf(l, "* %d EXISTS", &k); err == nil && strings.HasSuffix(l, "EXISTS") {
-				n = k
-			}
-		}
-		return n
-	}
 	lines, err := ic.cmd("SELECT INBOX")
 	if err != nil {
 		return err
 	}
-	n := exists(lines)
+	n := track(0, lines)
 	for i := 0; i < ops; i++ {
 		var cmd string
 		switch p := r.IntN(100); {
@@ -95,14 +85,18 @@ func mixedClient(ctx context.Context, t *target, seed uint64, ops int) error {
 			if err := ic.w.Flush(); err != nil {
 				return err
 			}
-			if _, err := ic.readUntil(tag, "APPEND"); err != nil {
+			lines, err := ic.readUntil(tag, "APPEND")
+			if err != nil {
 				return err
 			}
+			n = track(n, lines)
 			continue
 		case p < 92 && n > 50:
-			if _, err := ic.cmd(fmt.Sprintf("STORE %d +FLAGS.SILENT (\\Deleted)", 1+r.IntN(n))); err != nil {
+			lines, err := ic.cmd(fmt.Sprintf("STORE %d +FLAGS.SILENT (\\Deleted)", 1+r.IntN(n)))
+			if err != nil {
 				return err
 			}
+			n = track(n, lines)
 			cmd = "EXPUNGE"
 		default:
 			cmd = "NOOP"
@@ -111,13 +105,20 @@ func mixedClient(ctx context.Context, t *target, seed uint64, ops int) error {
 		if err != nil {
 			return err
 		}
-		for _, l := range lines {
-			if strings.HasSuffix(l, "EXISTS") {
-				n = exists([]string{l})
-			} else if strings.HasSuffix(l, "EXPUNGE") {
-				n--
-			}
-		}
+		n = track(n, lines)
 	}
 	return nil
+}
+
+// track follows the mailbox size through untagged EXISTS and EXPUNGE.
+func track(n int, lines []string) int {
+	for _, l := range lines {
+		var k int
+		if _, err := fmt.Sscanf(l, "* %d EXISTS", &k); err == nil && strings.HasSuffix(l, "EXISTS") {
+			n = k
+		} else if strings.HasSuffix(l, " EXPUNGE") {
+			n--
+		}
+	}
+	return n
 }
