@@ -47,8 +47,15 @@ type Accounts interface {
 type ConnInfo struct {
 	Remote net.Addr
 	Local  net.Addr
-	// TLS is nil on a cleartext connection.
+	// TLS is nil on a cleartext connection. For EXTERNAL the TLS layer
+	// must have verified the client certificate (VerifiedChains set, as
+	// tls.VerifyClientCertIfGiven with ClientCAs does).
 	TLS *tls.ConnectionState
+	// ServerCertificate is the DER leaf certificate this server presented
+	// on the connection (tls.Certificate.Certificate[0] of the one chosen).
+	// It enables the tls-server-end-point channel binding (RFC 5929) for
+	// SCRAM-*-PLUS; without it only tls-exporter (RFC 9266) is offered.
+	ServerCertificate []byte
 }
 
 // RemoteAddr returns the remote IP, or the zero Addr.

@@ -27,10 +27,11 @@ func (e *plainExchange) Next(ctx context.Context, resp []byte) ([]byte, bool, er
 	if err != nil {
 		return nil, true, err
 	}
-	// An authorization identity other than the user itself needs master
-	// user rights, which are not configured here.
-	if authz != "" && !equalFold(authz, user) && authz != account {
-		return nil, true, ErrFailed
+	// RFC 4616 §2: an authorization identity other than the user itself
+	// needs master user rights (Config.MasterUsers).
+	account, err = e.s.authorize(ctx, e.c, user, account, authz)
+	if err != nil {
+		return nil, true, err
 	}
 	e.account = account
 	return nil, true, nil

@@ -72,7 +72,7 @@ const maxParallelStage = 4
 // recipients are different blobs. With one distinct target the body is
 // streamed straight into Stage; with several it is first spooled to an
 // unlinked temporary file, read back for each Stage.
-func deliverEnvelope(ctx context.Context, st store.Store, env envelope, body io.Reader, maxBody int64) ([]store.AppendResult, []error, error) {
+func deliverEnvelope(ctx context.Context, st store.Store, env envelope, body io.Reader, maxBody int64, spoolDir string) ([]store.AppendResult, []error, error) {
 	// Distinct copies: the same mailbox and Delivered-To twice (a repeated
 	// RCPT) is stored once; both recipients get its outcome.
 	type copyKey struct {
@@ -100,7 +100,7 @@ func deliverEnvelope(ctx context.Context, st store.Store, env envelope, body io.
 	if len(copies) == 1 {
 		prefix := traceHeader(env.sender, env.withReturnPath, copies[0].deliveredTo)
 		cr := &countingReader{r: body}
-		staged[0], stageErr[0] = st.Stage(ctx, io.MultiReader(bytes.NewReader(prefix), cr), int64(len(prefix))+maxBody)
+		staged[0], stageErr[0] = st.Stage(ctx, io.MultiReader(bytes.NewReader(prefix), cr), stageLimit(prefix, maxBody))
 		if cr.err != nil {
 			return nil, nil, &bodyError{cr.err}
 		}
@@ -111,7 +111,7 @@ func deliverEnvelope(ctx context.Context, st store.Store, env envelope, body io.
 			return nil, nil, &bodyError{stageErr[0]}
 		}
 	} else {
-		spool, size, err := spoolBody(body, maxBody)
+		spool, size, err := spoolBody(body, maxBody, spoolDir)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -126,7 +126,7 @@ func deliverEnvelope(ctx context.Context, st store.Store, env envelope, body io.
 				defer func() { <-sem }()
 				prefix := traceHeader(env.sender, env.withReturnPath, t.deliveredTo)
 				r := io.MultiReader(bytes.NewReader(prefix), io.NewSectionReader(spool, 0, size))
-				staged[j], stageErr[j] = st.Stage(ctx, r, int64(len(prefix))+maxBody)
+				staged[j], stageErr[j] = st.Stage(ctx, r, stageLimit(prefix, maxBody))
 			}()
 		}
 		wg.Wait()
@@ -175,12 +175,20 @@ func deliverEnvelope(ctx context.Context, st store.Store, env envelope, body io.
 	return out, errs, nil
 }
 
+// stageLimit is the maxSize given to Store.Stage. The store counts octets
+// after turning bare LF into CRLF, which can double a body, while the
+// client-facing limit (maxBody, checked here on the raw stream) counts
+// them as sent; so the store's bound is the worst case of an accepted body.
+func stageLimit(prefix []byte, maxBody int64) int64 {
+	return int64(len(prefix)) + 2*maxBody
+}
+
 // spoolBody copies body to an unlinked temporary file (nothing is left on
 // disk whatever happens to the process) and returns it with its size.
 // A body over maxBody octets fails with a *bodyError wrapping
 // store.ErrTooLarge.
-func spoolBody(body io.Reader, maxBody int64) (*os.File, int64, error) {
-	f, err := os.CreateTemp("", "postern-lmtp-*")
+func spoolBody(body io.Reader, maxBody int64, dir string) (*os.File, int64, error) {
+	f, err := os.CreateTemp(dir, "postern-lmtp-*")
 	if err != nil {
 		return nil, 0, fmt.Errorf("spool: %w", err)
 	}

@@ -89,6 +89,10 @@ type Server struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
+	// spoolDir holds the temporary copy of a multi-recipient body; "" is
+	// the system's temporary directory. Tests point it elsewhere.
+	spoolDir string
+
 	nextID   atomic.Uint64
 	inflight sync.WaitGroup // deliveries inside Stage/Append
 

@@ -131,26 +131,28 @@ func (s *Server) resolveRecipient(to string, mailSize int64) (target, error) {
 // client retries: on the retry RCPT refuses the failing ones properly and
 // the others may get a duplicate — better than losing mail silently.
 func (ss *session) Data(r io.Reader) error {
-	_, errs, err := ss.deliver(r)
+	_, replies, err := ss.deliver(r)
 	if err != nil {
 		return err
 	}
-	var first error
+	var failed *smtp.SMTPError
 	ok := 0
-	for _, e := range errs {
-		if e == nil {
+	for _, rep := range replies {
+		if rep.Code/100 == 2 {
 			ok++
-		} else if first == nil {
-			first = e
+		} else if failed == nil || failed.Code/100 == 5 && rep.Code/100 == 4 {
+			failed = rep // a temporary failure wins over a permanent one
 		}
 	}
 	switch {
-	case first == nil:
+	case failed == nil && len(replies) == 1:
+		return replies[0]
+	case failed == nil:
 		return nil
 	case ok > 0:
 		return replyTemporary
 	default:
-		return first
+		return failed
 	}
 }
 
@@ -169,7 +171,7 @@ func (ss *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 // deliver stores the message for every accepted recipient and returns the
 // recipients with the reply of each (an *smtp.SMTPError; a 250 one on
 // success), or one reply for all when the body could not be read.
-func (ss *session) deliver(r io.Reader) ([]string, []error, error) {
+func (ss *session) deliver(r io.Reader) ([]string, []*smtp.SMTPError, error) {
 	ss.mu.Lock()
 	sender, rcpts, targets := ss.sender, ss.rcpts, ss.targets
 	ss.mu.Unlock()
@@ -183,7 +185,7 @@ func (ss *session) deliver(r io.Reader) ([]string, []error, error) {
 		body = &deadlineReader{r: r, conn: ss.conn, timeout: srv.opts.ReadTimeout}
 	}
 	env := envelope{sender: sender, withReturnPath: true, targets: targets}
-	results, errs, err := deliverEnvelope(srv.ctx, srv.opts.Store, env, body, srv.opts.MaxMessageSize)
+	results, errs, err := deliverEnvelope(srv.ctx, srv.opts.Store, env, body, srv.opts.MaxMessageSize, srv.spoolDir)
 	if err != nil {
 		reply := replyFor(err, !ss.lmtp)
 		var be *bodyError
@@ -194,7 +196,7 @@ func (ss *session) deliver(r io.Reader) ([]string, []error, error) {
 		}
 		return nil, nil, reply
 	}
-	replies := make([]error, len(errs))
+	replies := make([]*smtp.SMTPError, len(errs))
 	for i, e := range errs {
 		if e == nil {
 			ss.log.Info("delivered", "from", sender, "rcpt", rcpts[i], "uid", results[i].UID)

@@ -69,6 +69,9 @@ func (e *SyntaxError) Error() string { return "syntax error: " + e.Msg }
 type LimitError struct {
 	Msg   string
 	Fatal bool
+	// LineEnded tells that the command line ended where the error was
+	// found (a refused synchronizing literal): there is nothing to skip.
+	LineEnded bool
 }
 
 func (e *LimitError) Error() string { return "limit exceeded: " + e.Msg }
@@ -315,6 +318,10 @@ func (d *Decoder) Quoted(out *string) bool {
 		if !ok {
 			return false
 		}
+		if c == '\r' || c == '\n' || c == 0 {
+			d.Errorf("unterminated quoted string")
+			return false
+		}
 		d.advance()
 		switch c {
 		case '"':
@@ -336,9 +343,6 @@ func (d *Decoder) Quoted(out *string) bool {
 			}
 			d.advance()
 			sb.WriteByte(e)
-		case '\r', '\n', 0:
-			d.Errorf("unterminated quoted string")
-			return false
 		default:
 			sb.WriteByte(c)
 		}
@@ -434,7 +438,7 @@ func (d *Decoder) LiteralString(out *[]byte) bool {
 		return false
 	}
 	if d.literalLen+lit.Size > d.lim.MaxStringLiteral {
-		d.SetErr(&LimitError{Msg: "literal too large", Fatal: !lit.Sync})
+		d.SetErr(&LimitError{Msg: "literal too large", Fatal: !lit.Sync, LineEnded: lit.Sync})
 		return false
 	}
 	d.literalLen += lit.Size

@@ -44,6 +44,29 @@ func parseAddressList(s string) []address {
 			p.i++ // always make progress on junk
 		}
 	}
+	return fillMissing(out)
+}
+
+// fillMissing gives addresses without a mailbox or host the placeholders
+// other servers use, since many clients cannot tell NIL from "" and would
+// take a host-less address for a group marker (RFC 9051 §7.5.2), and drops
+// addresses that hold nothing at all ("<>").
+func fillMissing(list []address) []address {
+	out := list[:0]
+	for _, a := range list {
+		if a.kind == addrMailbox {
+			if a.name == "" && a.mailbox == "" && a.host == "" {
+				continue
+			}
+			if a.mailbox == "" {
+				a.mailbox = "MISSING_MAILBOX"
+			}
+			if a.host == "" {
+				a.host = "MISSING_DOMAIN"
+			}
+		}
+		out = append(out, a)
+	}
 	return out
 }
 
@@ -121,8 +144,7 @@ func (p *addrParser) item(out []address, inGroup bool) []address {
 }
 
 // appendBare handles an address without '@' ("undisclosed", a bare
-// name): the text becomes the mailbox and the host is empty, never NIL,
-// so that no client mistakes it for a group marker.
+// name): the text becomes the mailbox; fillMissing supplies the host.
 func appendBare(out []address, words []word, comment string) []address {
 	if len(words) == 0 {
 		return out

@@ -50,11 +50,19 @@ func toUTF8(s string) string {
 	if utf8.ValidString(s) {
 		return s
 	}
-	out, err := charmap.Windows1252.NewDecoder().String(s)
-	if err != nil {
-		return strings.ToValidUTF8(s, "\uFFFD")
+	// Keep valid UTF-8 sequences; read each stray octet as windows-1252.
+	var sb strings.Builder
+	sb.Grow(len(s) + 8)
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			sb.WriteRune(charmap.Windows1252.DecodeByte(s[i]))
+		} else {
+			sb.WriteString(s[i : i+size])
+		}
+		i += size
 	}
-	return out
+	return sb.String()
 }
 
 // decodeWords decodes the RFC 2047 encoded-words of a header value to
@@ -74,42 +82,35 @@ func decodeWords(s string) string {
 		return r, nil
 	}}
 	var sb strings.Builder
-	pendingSpace := ""
 	lastWasWord := false
 	for len(s) > 0 {
 		start := strings.Index(s, "=?")
 		if start < 0 {
-			sb.WriteString(pendingSpace)
 			sb.WriteString(s)
 			break
 		}
 		// An encoded-word is =?charset?enc?text?= with no white space.
 		end := encodedWordEnd(s, start)
 		if end < 0 {
-			sb.WriteString(pendingSpace)
 			sb.WriteString(s[:start+2])
-			pendingSpace, lastWasWord = "", false
+			lastWasWord = false
 			s = s[start+2:]
 			continue
 		}
-		between := s[:start]
-		word := s[start:end]
+		between, word := s[:start], s[start:end]
+		s = s[end:]
 		decoded, err := dec.Decode(word)
 		if err != nil {
-			sb.WriteString(pendingSpace)
 			sb.WriteString(between)
 			sb.WriteString(word)
-			pendingSpace, lastWasWord = "", false
-			s = s[end:]
+			lastWasWord = false
 			continue
 		}
-		if !(lastWasWord && strings.Trim(between, " \t\r\n") == "") {
-			sb.WriteString(pendingSpace)
+		if !lastWasWord || strings.Trim(between, " \t\r\n") != "" {
 			sb.WriteString(between)
 		}
 		sb.WriteString(strings.ToValidUTF8(decoded, "\uFFFD"))
-		pendingSpace, lastWasWord = "", true
-		s = s[end:]
+		lastWasWord = true
 	}
 	return sb.String()
 }

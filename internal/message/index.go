@@ -77,13 +77,18 @@ func ParseDate(s string) (t time.Time, ok bool) {
 	if s == "" {
 		return time.Time{}, false
 	}
+	// Our own token parser first: net/mail turns named zones it does not
+	// know into +0000 silently.
+	if t, ok := parseDateTokens(s); ok {
+		return t, true
+	}
 	if t, err := mail.ParseDate(s); err == nil {
 		return t, true
 	}
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
 		return t, true
 	}
-	return parseDateTokens(s)
+	return time.Time{}, false
 }
 
 var monthNames = [...]string{"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"}
@@ -123,10 +128,11 @@ func parseDateTokens(s string) (time.Time, bool) {
 	haveTime := false
 	zone := 0
 	haveZone := false
+	pm := false
 	for _, f := range fields {
 		lf := strings.ToLower(f)
 		switch {
-		case strings.Count(f, ":") >= 1 && !haveTime:
+		case strings.Count(f, ":") >= 1 && !haveTime && f[0] != '+' && f[0] != '-':
 			parts := strings.Split(f, ":")
 			if len(parts) > 3 {
 				continue
@@ -145,8 +151,8 @@ func parseDateTokens(s string) (time.Time, bool) {
 			if good {
 				hour, minute, sec, haveTime = nums[0], nums[1], nums[2], true
 			}
-		case (f[0] == '+' || f[0] == '-') && len(f) == 5 && !haveZone:
-			n, err := strconv.Atoi(f[1:])
+		case (f[0] == '+' || f[0] == '-') && (len(f) == 5 || len(f) == 6 && f[3] == ':') && !haveZone:
+			n, err := strconv.Atoi(strings.Replace(f[1:], ":", "", 1))
 			if err != nil {
 				continue
 			}
@@ -175,6 +181,9 @@ func parseDateTokens(s string) (time.Time, bool) {
 					year += 1900
 				}
 			}
+		case lf == "pm" || lf == "p.m.":
+			pm = true
+		case lf == "am" || lf == "a.m.":
 		default:
 			if off, ok := zoneOffsets[lf]; ok && !haveZone {
 				zone, haveZone = off, true
@@ -183,6 +192,9 @@ func parseDateTokens(s string) (time.Time, bool) {
 	}
 	if day < 0 || month < 0 || year < 0 || hour > 23 || minute > 59 || sec > 60 {
 		return time.Time{}, false
+	}
+	if pm && hour < 12 {
+		hour += 12
 	}
 	if sec == 60 {
 		sec = 59

@@ -8,7 +8,7 @@ import (
 
 // lineBufSize is the bufio buffer of the parser; a line longer than this is
 // seen in fragments, of which only the first is inspected for boundaries.
-const lineBufSize = 64 * 1024
+const lineBufSize = 16 * 1024
 
 // lineReader reads a message line by line, keeping the absolute offset and
 // the number of LFs seen, with one line of look-ahead: peek shows the first

@@ -49,7 +49,7 @@ func parseMIMEHeader(s string) (value string, params [][2]string) {
 			for p.i < len(s) && s[p.i] != ';' {
 				p.i++
 			}
-			v = strings.TrimRight(s[vs:p.i], " \t")
+			v = stripComments(s[vs:p.i])
 		}
 		raw = append(raw, [2]string{strings.ToLower(name), v})
 	}
@@ -254,4 +254,26 @@ func paramValue(params [][2]string, name string) string {
 		}
 	}
 	return ""
+}
+
+// stripComments removes RFC 822 comments from an unquoted parameter value
+// and trims it; white space inside (a broken but common "name=a b.pdf")
+// is kept.
+func stripComments(v string) string {
+	if strings.IndexByte(v, '(') < 0 {
+		return strings.Trim(v, " \t\r\n")
+	}
+	var sb strings.Builder
+	depth := 0
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c == '(':
+			depth++
+		case c == ')' && depth > 0:
+			depth--
+		case depth == 0:
+			sb.WriteByte(c)
+		}
+	}
+	return strings.Trim(sb.String(), " \t\r\n")
 }

@@ -19,8 +19,8 @@ const (
 	// parsing; the rest is skipped (offsets stay exact).
 	maxHeader = 256 * 1024
 	// Raw body octets kept for the preview.
-	maxPlainCapture = 16 * 1024
-	maxHTMLCapture  = 128 * 1024
+	maxPlainCapture = 8 * 1024
+	maxHTMLCapture  = 64 * 1024
 )
 
 // Parse reads a message (line ends normally CRLF; bare LF is tolerated) in
@@ -152,7 +152,7 @@ func (ps *parser) scanLeaf(p *Part) {
 		switch {
 		case p.Subtype == "plain" && ps.plainPart == nil:
 			ps.plainPart, buf, limit = p, &ps.plain, maxPlainCapture
-		case p.Subtype == "html" && ps.htmlPart == nil:
+		case p.Subtype == "html" && ps.htmlPart == nil && ps.plainPart == nil:
 			ps.htmlPart, buf, limit = p, &ps.html, maxHTMLCapture
 		}
 		if buf != nil {
@@ -235,6 +235,11 @@ func (ps *parser) closeBody(p *Part, lfStart int64) {
 		}
 		partial = lr.prevContent
 	}
+	if n := len(p.Children); n > 0 && p.Children[n-1].End > p.End {
+		// A child whose header ran into the boundary kept its header's
+		// final CRLF; the parent must still contain it.
+		p.End = p.Children[n-1].End
+	}
 	if p.End <= p.BodyStart {
 		p.End = p.BodyStart
 		p.Lines = 0
@@ -294,10 +299,16 @@ func (ps *parser) describe(p *Part, f *entityFields, digest bool) {
 			typ, sub, params = "message", "rfc822", nil
 		} else {
 			typ, sub = "text", "plain"
-			if !f.contentType.ok || paramValue(params, "charset") == "" {
-				params = [][2]string{{"charset", "us-ascii"}}
+			cs := paramValue(params, "charset")
+			params = nil
+			if cs != "" {
+				params = [][2]string{{"charset", cs}}
 			}
 		}
+	}
+	if typ == "text" && paramValue(params, "charset") == "" {
+		// RFC 2046 §4.1.2: US-ASCII is assumed; say so, as other servers do.
+		params = append(params, [2]string{"charset", "us-ascii"})
 	}
 	p.Type, p.Subtype, p.Params = typ, sub, params
 	p.Encoding = "7BIT"

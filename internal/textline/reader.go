@@ -40,6 +40,17 @@ func NewPool(size int) *Pool {
 // Size is the length of the pool's buffers.
 func (p *Pool) Size() int { return p.size }
 
+// Get takes a buffer of Size octets from the pool.
+func (p *Pool) Get() []byte {
+	if b := p.get(); b != nil {
+		return b
+	}
+	return make([]byte, 4096)
+}
+
+// Put gives a buffer from Get back.
+func (p *Pool) Put(b []byte) { p.put(b) }
+
 func (p *Pool) get() []byte {
 	if p == nil {
 		return nil

@@ -6,52 +6,6 @@ import (
 	"io"
 )
 
-// crlfReader turns every bare LF of the underlying stream into CRLF, the
-// form the store keeps messages in (RFC 5322 §2.3 lines end in CRLF). A CR
-// that is not followed by LF is passed through unchanged, so the conversion
-// is idempotent: CRLF input comes out byte for byte.
-//
-// Import wraps every message in one before hashing it, so the hash it
-// computes is the blob id the store will give the same bytes.
-type crlfReader struct {
-	r      io.Reader
-	lastCR bool   // the last byte handed out was CR
-	buf    []byte // converted bytes not yet handed out
-	store  []byte // backing array of buf
-	in     []byte
-	err    error
-}
-
-func newCRLFReader(r io.Reader) *crlfReader {
-	return &crlfReader{r: r, in: make([]byte, 32<<10)}
-}
-
-func (c *crlfReader) Read(p []byte) (int, error) {
-	for len(c.buf) == 0 {
-		if c.err != nil {
-			return 0, c.err
-		}
-		n, err := c.r.Read(c.in)
-		c.err = err
-		if n == 0 {
-			continue
-		}
-		out := c.store[:0]
-		for _, b := range c.in[:n] {
-			if b == '\n' && !c.lastCR {
-				out = append(out, '\r')
-			}
-			out = append(out, b)
-			c.lastCR = b == '\r'
-		}
-		c.store = out
-		c.buf = out
-	}
-	n := copy(p, c.buf)
-	c.buf = c.buf[n:]
-	return n, nil
-}
-
 // needsCRLF reports whether a stored (CRLF) message must be exported with
 // CRLF line ends to survive a round trip: turning CRLF into LF would make
 // "\r\r\n" (a line ending in a bare CR) read back as "\r\n". Such messages

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/postern/postern/internal/message"
 	"github.com/postern/postern/internal/store"
 )
 
@@ -56,7 +57,10 @@ type importer struct {
 	prog    Progress
 	maxSize int64
 	targets map[string]*target
-	spool   spool
+	// inflight are the messages being staged, oldest first; spools are
+	// all spools made, free those not in use.
+	inflight     []*stageJob
+	spools, free []*spool
 }
 
 // target is one mailbox being imported into.
@@ -104,8 +108,14 @@ func newImporter(ctx context.Context, st store.Store, opts ImportOptions) (*impo
 	return im, nil
 }
 
-// close flushes nothing; it releases the spool file.
-func (im *importer) close() { im.spool.close() }
+// close ends the staging goroutines and removes the spool files; it
+// appends nothing (finish does).
+func (im *importer) close() {
+	im.wait()
+	for _, sp := range im.spools {
+		sp.close()
+	}
+}
 
 // canonicalName maps any spelling of INBOX to "INBOX".
 func canonicalName(name string) string {
@@ -189,16 +199,38 @@ func (im *importer) loadExisting(ctx context.Context, t *target) error {
 	return nil
 }
 
+// stagers is how many messages an import stages at once: staging waits
+// on fsync, and the file system overlaps several.
+const stagers = 4
+
+// stageJob is one message being staged in its own goroutine.
+type stageJob struct {
+	t      *target
+	sp     *spool
+	flags  []string
+	date   time.Time
+	uid    uint32
+	what   string
+	size   int64
+	staged *store.Staged
+	err    error
+	done   chan struct{}
+}
+
 // add imports one message read from r into t. uid > 0 asks for that UID
-// (when t keeps UIDs and it is still free). Per-message problems are
-// counted and logged, not returned; the error is for the whole import
-// (context canceled, store down).
+// (when t keeps UIDs and it is still free). The message is spooled and
+// hashed here; when it is not a duplicate, it is staged in the background
+// and appended, in source order, by a later add or by finish.
+// Per-message problems are counted and logged, not returned; the error is
+// for the whole import (context canceled, store down).
 func (im *importer) add(ctx context.Context, t *target, r io.Reader, flags []string, date time.Time, uid uint32, what string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	hash, size, err := im.spool.fill(newCRLFReader(r), im.maxSize)
+	sp := im.getSpool()
+	hash, size, err := sp.fill(message.NewCRLFReader(r), im.maxSize)
 	if err != nil {
+		im.free = append(im.free, sp)
 		im.rep.Failed++
 		if errors.Is(err, store.ErrTooLarge) {
 			im.log.Warn("message too large, skipped", "mailbox", t.name, "message", what, "limit", im.maxSize)
@@ -208,24 +240,56 @@ func (im *importer) add(ctx context.Context, t *target, r io.Reader, flags []str
 		return nil
 	}
 	if t.seen[hash]+1 <= t.existing[hash] {
+		im.free = append(im.free, sp)
 		t.seen[hash]++
 		im.rep.Skipped++
 		return nil
 	}
-	staged, err := im.st.Stage(ctx, im.spool.reader(), im.maxSize)
-	if err != nil {
+	job := &stageJob{t: t, sp: sp, flags: flags, date: date, uid: uid, what: what, size: size, done: make(chan struct{})}
+	go func() {
+		defer close(job.done)
+		job.staged, job.err = im.st.Stage(ctx, sp.reader(), im.maxSize)
+	}()
+	im.inflight = append(im.inflight, job)
+	if len(im.inflight) >= stagers {
+		return im.complete(ctx)
+	}
+	return nil
+}
+
+func (im *importer) getSpool() *spool {
+	if n := len(im.free); n > 0 {
+		sp := im.free[n-1]
+		im.free = im.free[:n-1]
+		return sp
+	}
+	sp := &spool{}
+	im.spools = append(im.spools, sp)
+	return sp
+}
+
+// complete waits for the oldest staging job and queues its append.
+func (im *importer) complete(ctx context.Context) error {
+	job := im.inflight[0]
+	im.inflight = im.inflight[1:]
+	<-job.done
+	im.free = append(im.free, job.sp)
+	t := job.t
+	if job.err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		im.rep.Failed++
-		im.log.Warn("cannot store message", "mailbox", t.name, "message", what, "size", size, "err", err)
+		im.log.Warn("cannot store message", "mailbox", t.name, "message", job.what, "size", job.size, "err", job.err)
 		return nil
 	}
+	staged := job.staged
 	t.seen[staged.BlobID]++
 	if t.seen[staged.BlobID] <= t.existing[staged.BlobID] {
 		im.rep.Skipped++
 		return nil
 	}
+	date := job.date
 	if date.IsZero() && staged.Parsed != nil && !staged.Parsed.Headers.Date.IsZero() {
 		date = staged.Parsed.Headers.Date
 	}
@@ -233,11 +297,12 @@ func (im *importer) add(ctx context.Context, t *target, r io.Reader, flags []str
 		Account:      im.acct.ID,
 		Mailbox:      t.mb.ID,
 		Message:      staged,
-		Flags:        flags,
+		Flags:        job.flags,
 		InternalDate: date,
+		IgnoreQuota:  im.opts.IgnoreQuota,
 	}}
-	if t.keepUIDs && uid > 0 && store.UID(uid) >= t.minUID {
-		q.uid = store.UID(uid)
+	if t.keepUIDs && job.uid > 0 && store.UID(job.uid) >= t.minUID {
+		q.uid = store.UID(job.uid)
 		t.minUID = q.uid + 1
 	}
 	// A batch is either all with UIDs or all without.
@@ -252,6 +317,15 @@ func (im *importer) add(ctx context.Context, t *target, r io.Reader, flags []str
 		return im.flush(ctx, t)
 	}
 	return nil
+}
+
+// wait lets every staging goroutine end without using its result.
+func (im *importer) wait() {
+	for _, job := range im.inflight {
+		<-job.done
+		im.free = append(im.free, job.sp)
+	}
+	im.inflight = nil
 }
 
 // flush appends t's queued messages in one commit.
@@ -294,8 +368,14 @@ func (im *importer) flush(ctx context.Context, t *target) error {
 	return nil
 }
 
-// finish flushes every target.
+// finish appends what is still being staged and flushes every target.
 func (im *importer) finish(ctx context.Context) error {
+	for len(im.inflight) > 0 {
+		if err := im.complete(ctx); err != nil {
+			im.wait()
+			return err
+		}
+	}
 	for _, t := range im.targets {
 		if err := im.flush(ctx, t); err != nil {
 			return err

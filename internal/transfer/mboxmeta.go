@@ -1,12 +1,10 @@
 package transfer
 
 import (
-	"bufio"
 	"bytes"
 	"io"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/postern/postern/internal/store"
 )
@@ -47,7 +45,7 @@ func mboxMetaField(name string) bool {
 // flags its mailbox-state fields carry and returns a reader for the message
 // without those fields (with them, when keep is set).
 func readMboxMeta(r io.Reader, keep bool) (io.Reader, []string, error) {
-	lr := newLineReader(r, 64<<10)
+	lr := newLineReader(r, 8<<10)
 	var block []byte
 	for {
 		frag, start, complete, err := lr.next()
@@ -232,99 +230,4 @@ func normalizeFlags(flags []string) []string {
 		out = append(out, f)
 	}
 	return out
-}
-
-// mboxWriter writes messages to an mbox file in the mboxrd form: each
-// message is a From_ line, the message with every line matching ^>*From
-// quoted by one more ">", and a blank line. Line ends become LF (the Unix
-// mbox convention) unless the message needs its CRLFs kept (needsCRLF).
-// Used by one goroutine.
-type mboxWriter struct {
-	w *bufio.Writer
-}
-
-func newMboxWriter(w io.Writer) *mboxWriter {
-	return &mboxWriter{w: bufio.NewWriterSize(w, 64<<10)}
-}
-
-// writeMessage writes one message; meta (mailbox-state header fields, see
-// mboxMetaLines) goes at the end of the header block. It returns the
-// bytes written.
-func (mw *mboxWriter) writeMessage(sender string, date time.Time, meta []byte, body io.Reader, keepCRLF bool) (int64, error) {
-	cw := &countWriter{w: mw.w}
-	io.WriteString(cw, formatFromLine(sender, date))
-	lr := newLineReader(body, 64<<10)
-	inHeader := true
-	lastComplete := true
-	pendingCR := false
-	for {
-		frag, start, complete, err := lr.next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return cw.n, err
-		}
-		if pendingCR {
-			if !(frag[0] == '\n') {
-				cw.Write([]byte{'\r'})
-			}
-			pendingCR = false
-		}
-		if start {
-			if inHeader && complete && isBlankLine(frag) {
-				cw.Write(meta)
-				inHeader = false
-			}
-			if needsFromQuote(frag) {
-				cw.Write([]byte{'>'})
-			}
-		}
-		lastComplete = complete
-		if keepCRLF {
-			cw.Write(frag)
-			continue
-		}
-		switch {
-		case complete && bytes.HasSuffix(frag, []byte("\r\n")):
-			cw.Write(frag[:len(frag)-2])
-			cw.Write([]byte{'\n'})
-		case !complete && frag[len(frag)-1] == '\r':
-			cw.Write(frag[:len(frag)-1])
-			pendingCR = true
-		default:
-			cw.Write(frag)
-		}
-	}
-	if pendingCR {
-		cw.Write([]byte{'\r'})
-	}
-	if !lastComplete {
-		cw.Write([]byte{'\n'})
-	}
-	if inHeader {
-		cw.Write(meta)
-	}
-	cw.Write([]byte{'\n'})
-	return cw.n, cw.err
-}
-
-// Flush writes buffered bytes to the file.
-func (mw *mboxWriter) Flush() error { return mw.w.Flush() }
-
-// countWriter counts bytes and keeps the first error.
-type countWriter struct {
-	w   io.Writer
-	n   int64
-	err error
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	if c.err != nil {
-		return 0, c.err
-	}
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	c.err = err
-	return n, err
 }

@@ -59,7 +59,7 @@ func (f Format) String() string {
 // ParseFormat reads "mbox" or "maildir".
 func ParseFormat(s string) (Format, error) {
 	switch strings.ToLower(s) {
-	case "mbox", "mboxrd", "mboxo":
+	case "mbox":
 		return FormatMbox, nil
 	case "maildir", "maildir++":
 		return FormatMaildir, nil
@@ -84,6 +84,9 @@ type ImportOptions struct {
 	// KeepMetaHeaders keeps mbox Status/X-Status/X-Keywords/... fields in
 	// the imported message instead of removing them.
 	KeepMetaHeaders bool
+	// IgnoreQuota imports even past the account's quota (the CLI's
+	// --force); otherwise messages over quota fail.
+	IgnoreQuota bool
 	// MaxMessageSize bounds one message (default 1 GiB); larger ones are
 	// counted as failed and skipped.
 	MaxMessageSize int64

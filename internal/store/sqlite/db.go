@@ -4,14 +4,16 @@
 //
 // Lifecycle:
 //  1. Open creates the data directory when needed, migrates the schema and
-//     starts two goroutines: the writer and the change poller.
+//     starts three goroutines: the writer, the change poller and the
+//     text indexer.
 //  2. Every write goes to the writer goroutine, which gathers what is
 //     waiting into one transaction and commits once with synchronous=FULL
 //     (group commit), then publishes the changes on the hub.
 //  3. Reads use a pool of read-only connections and never wait for writes.
-//  4. The poller notices commits by other processes on the same data
+//  4. The indexer adds new bodies' decoded text to the FTS5 index.
+//  5. The poller notices commits by other processes on the same data
 //     directory (PRAGMA data_version) and publishes their changes too.
-//  5. Close stops both goroutines and closes the connections.
+//  6. Close stops the goroutines and closes the connections.
 //
 // A DB is safe for concurrent use; several processes may open the same
 // data directory at once (SQLite's locks serialize their writers).
@@ -29,6 +31,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/postern/postern/internal/blob"
@@ -65,6 +68,10 @@ type Options struct {
 	// Check(repair) removes it, so that blobs staged for an Append still in
 	// flight survive; default 1 hour.
 	OrphanGrace time.Duration
+	// NoIndexer disables the background text indexer: short-lived
+	// processes (postern deliver) leave indexing to the server. SearchText
+	// stays correct (it scans what is not indexed).
+	NoIndexer bool
 }
 
 func (o *Options) setDefaults() {
@@ -109,11 +116,17 @@ type DB struct {
 	wstmts writerStmts
 	rdb    *sql.DB // read-only pool
 
-	jobs   chan *writeJob
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	once   sync.Once
+	jobs chan *writeJob
+	// indexKick wakes the text indexer (capacity 1, never blocks).
+	indexKick chan struct{}
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	once      sync.Once
+
+	// commits and committedJobs count write transactions and the jobs
+	// they carried (group commit effectiveness; see Stats).
+	commits, committedJobs atomic.Int64
 
 	// lastChange is the highest changelog id the poller has handled.
 	lastChange int64
@@ -131,12 +144,13 @@ func Open(ctx context.Context, dataDir string, opts Options) (*DB, error) {
 	}
 	path := filepath.Join(dataDir, "postern.db")
 	db := &DB{
-		opts:  opts,
-		dir:   dataDir,
-		log:   opts.Logger,
-		blobs: blobs,
-		hub:   store.NewHub(),
-		jobs:  make(chan *writeJob),
+		opts:      opts,
+		dir:       dataDir,
+		log:       opts.Logger,
+		blobs:     blobs,
+		hub:       store.NewHub(),
+		jobs:      make(chan *writeJob),
+		indexKick: make(chan struct{}, 1),
 	}
 	var rnd [8]byte
 	rand.Read(rnd[:])
@@ -191,6 +205,10 @@ func Open(ctx context.Context, dataDir string, opts Options) (*DB, error) {
 	db.wg.Add(2)
 	go db.writer()
 	go db.poller(pollConn)
+	if !opts.NoIndexer {
+		db.wg.Add(1)
+		go db.indexer()
+	}
 	return db, nil
 }
 
@@ -221,6 +239,12 @@ func (db *DB) Close() error {
 		err = errors.Join(db.wconn.Close(), db.wdb.Close(), db.rdb.Close())
 	})
 	return err
+}
+
+// Stats reports how many write transactions committed and how many write
+// requests they carried; their ratio shows how well group commit works.
+func (db *DB) Stats() (commits, jobs int64) {
+	return db.commits.Load(), db.committedJobs.Load()
 }
 
 // Hub is where every committed change is published.

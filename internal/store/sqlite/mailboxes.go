@@ -264,8 +264,10 @@ func (db *DB) RenameMailbox(ctx context.Context, account store.AccountID, from, 
 	if to == "INBOX" {
 		return store.ErrMailboxExists
 	}
-	if lo, _ := subtreeRange(from); len(to) >= len(lo) && to[:len(lo)] == lo {
-		return store.ErrCannot // into its own subtree
+	// Into its own subtree is impossible, except for INBOX, whose children
+	// stay where they are (so "INBOX/old" is a fine target).
+	if lo, _ := subtreeRange(from); from != "INBOX" && len(to) >= len(lo) && to[:len(lo)] == lo {
+		return store.ErrCannot
 	}
 	return db.write(ctx, func(w *wtx) error {
 		src, err := w.mailboxByName(account, from)

@@ -191,7 +191,15 @@ func (db *DB) runBatch(batch []*writeJob) {
 		answer(dbErr("commit", err))
 		return
 	}
+	db.commits.Add(1)
+	db.committedJobs.Add(int64(len(batch)))
 	db.hub.Publish(all...)
+	for _, ev := range all {
+		if ev.Kind == store.EventAppend {
+			db.kickIndexer()
+			break
+		}
+	}
 	for i, j := range batch {
 		j.done <- errs[i]
 	}
@@ -250,4 +258,15 @@ func (db *DB) pruneTombstones(w *wtx) error {
 	}
 	_, err = w.exec("DELETE FROM tombstones WHERE expunged_at < ?", cutoff)
 	return err
+}
+
+// runMaintenanceNow runs the periodic housekeeping at once, through the
+// writer (tests, postern check).
+func (db *DB) runMaintenanceNow(ctx context.Context) error {
+	return db.write(ctx, func(w *wtx) error {
+		if _, err := w.exec("DELETE FROM changelog WHERE at < ?", w.now.Add(-changelogKeep).UnixNano()); err != nil {
+			return err
+		}
+		return db.pruneTombstones(w)
+	})
 }

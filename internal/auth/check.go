@@ -1,0 +1,102 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"net/netip"
+)
+
+// CheckPassword verifies a username and password (IMAP LOGIN, POP3
+// USER/PASS, SASL PLAIN and LOGIN) and returns the account name. Failures are
+// slowed down per remote address and per account; an unknown user gets the
+// same answer, after the same work, as a wrong password. A password stored
+// in an imported legacy scheme is rehashed with argon2id (and SCRAM keys
+// are added) after the first successful check.
+func (s *Service) CheckPassword(ctx context.Context, c ConnInfo, username, password string) (string, error) {
+	if !s.PlaintextAllowed(c) {
+		return "", ErrPlaintextRefused
+	}
+	addr := c.RemoteAddr()
+	if err := s.throttle.Wait(ctx, addr, username); err != nil {
+		return "", err
+	}
+	locked := s.throttle.Locked(addr, username)
+	account, secrets, err := s.accounts.Secrets(ctx, username)
+	if err != nil {
+		// Spend the same work as a real check so timing does not tell.
+		s.verify(s.dummySecrets(), password)
+		if !errors.Is(err, ErrUnknownUser) {
+			return "", err
+		}
+		s.failed(c, username, "unknown user")
+		return "", ErrFailed
+	}
+	ok, upgrade := s.verify(secrets, password)
+	if locked {
+		// Locked accounts get the ordinary failure after the ordinary
+		// work, whatever the password.
+		s.failed(c, username, "account locked")
+		return "", ErrFailed
+	}
+	if !ok {
+		s.failed(c, username, "wrong password")
+		return "", ErrFailed
+	}
+	s.throttle.Succeeded(addr, username)
+	if upgrade {
+		s.upgradeSecrets(ctx, account, secrets, password)
+	}
+	return account, nil
+}
+
+// failed records a failed login and logs it (without the credentials).
+func (s *Service) failed(c ConnInfo, user, why string) {
+	addr := c.RemoteAddr()
+	s.throttle.Failed(addr, user)
+	s.log.Info("auth: login failed", "user", user, "remote", addr, "reason", why)
+}
+
+// succeeded records a successful login for non-password mechanisms.
+func (s *Service) succeeded(addr netip.Addr, user string) {
+	s.throttle.Succeeded(addr, user)
+}
+
+// verify checks a password against stored records, holding one of the
+// hashing slots. upgrade says the records should be rewritten.
+func (s *Service) verify(secrets map[string]string, password string) (ok, upgrade bool) {
+	s.hashSlots <- struct{}{}
+	defer func() { <-s.hashSlots }()
+	return verifyPassword(secrets, password)
+}
+
+// dummySecrets is what an unknown user is checked against: an argon2id
+// hash with the current parameters, made once per Service.
+func (s *Service) dummySecrets() map[string]string {
+	s.dummyOnce.Do(func() {
+		h, err := hashArgon2id("postern-dummy-" + string(randomBytes(8)))
+		if err != nil {
+			h = "$argon2id$v=19$m=65536,t=1,p=2$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+		}
+		s.dummy = map[string]string{SecretPassword: h}
+	})
+	return s.dummy
+}
+
+// upgradeSecrets replaces a legacy hash by argon2id and SCRAM keys, keeping
+// other records (a plaintext-equivalent secret stays). Failure is logged
+// only: the login itself succeeded.
+func (s *Service) upgradeSecrets(ctx context.Context, account string, old map[string]string, password string) {
+	fresh, err := HashPasswordWith(password, HashOptions{SCRAMIterations: s.cfg.SCRAMIterations})
+	if err != nil {
+		s.log.Error("auth: rehash", "account", account, "err", err)
+		return
+	}
+	next := maps.Clone(old)
+	maps.Copy(next, fresh)
+	if err := s.accounts.SetSecrets(ctx, account, next); err != nil {
+		s.log.Error("auth: storing upgraded hash", "account", account, "err", err)
+		return
+	}
+	s.log.Info("auth: password hash upgraded to argon2id", "account", account)
+}

@@ -1,0 +1,206 @@
+package imapserver
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/postern/postern/internal/imapwire"
+	"github.com/postern/postern/internal/store"
+)
+
+var systemFlags = []string{store.FlagAnswered, store.FlagFlagged, store.FlagDeleted, store.FlagSeen, store.FlagDraft}
+
+// cmdSelect: SELECT and EXAMINE (RFC 9051 §6.3.2-3), with the CONDSTORE
+// select parameter (RFC 7162 §3.1.8).
+func cmdSelect(s *session, c *command) error {
+	d := s.dec
+	var name string
+	if !d.ExpectSP() || !d.ExpectMailbox(&name) {
+		return nil
+	}
+	condstore := false
+	if d.SP() {
+		if !d.ExpectList(func() bool {
+			var p string
+			if !d.Atom(&p) {
+				return false
+			}
+			if strings.EqualFold(p, "CONDSTORE") {
+				condstore = true
+				return true
+			}
+			d.Errorf("unknown select parameter %s", sanitize(p))
+			return false
+		}) {
+			return nil
+		}
+	}
+	if !d.ExpectCRLF() {
+		return nil
+	}
+	if s.sel != nil {
+		// RFC 9051 §6.3.2: a SELECT closes the current mailbox first.
+		s.sel = nil
+		s.state = stateAuthenticated
+		s.enc.Atom("* OK [CLOSED] Previous mailbox closed").CRLF()
+	}
+	if condstore {
+		s.enabled.condstore = true
+	}
+	st := s.srv.opts.Store
+	mb, err := st.Mailbox(s.ctx, s.account.ID, name)
+	if err != nil {
+		return err
+	}
+	s.sub.Drain()
+	refs, err := st.MessageRefs(s.ctx, s.account.ID, mb.ID)
+	if err != nil {
+		return err
+	}
+	v := &view{
+		mbox:       mb,
+		readOnly:   c.name == "EXAMINE",
+		uids:       make([]store.UID, len(refs)),
+		flags:      make([][]string, len(refs)),
+		modseqs:    make([]uint64, len(refs)),
+		syncModSeq: mb.HighestModSeq,
+		expunged:   map[store.UID]bool{},
+		recent:     map[store.UID]bool{},
+	}
+	for i, r := range refs {
+		v.uids[i], v.flags[i], v.modseqs[i] = r.UID, r.Flags, r.ModSeq
+		if r.ModSeq > v.syncModSeq {
+			v.syncModSeq = r.ModSeq
+		}
+	}
+	if !v.readOnly {
+		first, err := st.ClaimRecent(s.ctx, s.account.ID, mb.ID)
+		if err != nil {
+			return err
+		}
+		for _, u := range v.uids {
+			if u >= first {
+				v.recent[u] = true
+			}
+		}
+	}
+	uidNext := mb.UIDNext
+	if l := v.lastUID(); l >= uidNext {
+		uidNext = l + 1
+	}
+	flags := slices.Clone(systemFlags)
+	firstUnseen := 0
+	for i, fl := range v.flags {
+		for _, f := range fl {
+			if !strings.HasPrefix(f, `\`) && !hasFlag(flags, f) {
+				flags = append(flags, f)
+			}
+		}
+		if firstUnseen == 0 && !hasFlag(fl, store.FlagSeen) {
+			firstUnseen = i + 1
+		}
+	}
+	e := s.enc
+	e.Atom("* FLAGS ").Flags(flags).CRLF()
+	e.Atom("* ").Number(uint32(len(v.uids))).Atom(" EXISTS").CRLF()
+	if !s.enabled.rev2 {
+		e.Atom("* ").Number(uint32(len(v.recent))).Atom(" RECENT").CRLF()
+		if firstUnseen > 0 {
+			e.Atom("* OK [UNSEEN ").Number(uint32(firstUnseen)).Atom("] First unseen message").CRLF()
+		}
+	}
+	e.Atom("* OK [UIDVALIDITY ").Number(mb.UIDValidity).Atom("] UIDs valid").CRLF()
+	e.Atom("* OK [UIDNEXT ").Number(uint32(uidNext)).Atom("] Predicted next UID").CRLF()
+	if v.readOnly {
+		e.Atom("* OK [PERMANENTFLAGS ()] No permanent flags permitted").CRLF()
+	} else {
+		e.Atom("* OK [PERMANENTFLAGS ").Flags(append(flags, `\*`)).Atom("] Flags permitted").CRLF()
+	}
+	e.Atom("* OK [HIGHESTMODSEQ ").Number64(v.syncModSeq).Atom("] Highest").CRLF()
+	if mb.ObjectID != "" {
+		e.Atom("* OK [MAILBOXID (").Atom(mb.ObjectID).Atom(")] Ok").CRLF()
+	}
+	if s.enabled.rev2 {
+		// RFC 9051 §6.3.2: the server returns a LIST response with the
+		// mailbox name.
+		e.Atom("* LIST () \"/\" ").Mailbox(mb.Name).CRLF()
+	}
+	s.sel = v
+	s.state = stateSelected
+	if v.readOnly {
+		c.code = "READ-ONLY"
+		c.text = "EXAMINE completed"
+	} else {
+		c.code = "READ-WRITE"
+		c.text = "SELECT completed"
+	}
+	return nil
+}
+
+// cmdClose: CLOSE (RFC 9051 §6.4.1) expunges \Deleted messages silently;
+// UNSELECT (RFC 3691) does not.
+func cmdClose(s *session, c *command) error {
+	if !s.dec.ExpectCRLF() {
+		return nil
+	}
+	v := s.sel
+	s.sel = nil
+	s.state = stateAuthenticated
+	if c.name == "CLOSE" && !v.readOnly {
+		var del []store.UID
+		for i, fl := range v.flags {
+			if hasFlag(fl, store.FlagDeleted) {
+				del = append(del, v.uids[i])
+			}
+		}
+		if len(del) > 0 {
+			if _, err := s.srv.opts.Store.Expunge(s.ctx, s.account.ID, v.mbox.ID, del); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// cmdExpunge: EXPUNGE (RFC 9051 §6.4.3) and UID EXPUNGE (RFC 4315 §2.1).
+func cmdExpunge(s *session, c *command) error {
+	d := s.dec
+	var set imapwire.SeqSet
+	if c.uid && (!d.ExpectSP() || !d.ExpectSeqSet(&set)) {
+		return nil
+	}
+	if !d.ExpectCRLF() {
+		return nil
+	}
+	v := s.sel
+	if v.readOnly {
+		return errNo("READ-ONLY", "Mailbox is read-only")
+	}
+	if err := s.sync(true); err != nil {
+		return err
+	}
+	var within []store.UID
+	if c.uid {
+		var err error
+		if within, err = v.resolve(set, true); err != nil {
+			return err
+		}
+	} else {
+		within = v.uids
+	}
+	var del []store.UID
+	for _, u := range within {
+		if i := v.index(u); i >= 0 && hasFlag(v.flags[i], store.FlagDeleted) {
+			del = append(del, u)
+		}
+	}
+	if len(del) == 0 {
+		return nil
+	}
+	gone, err := s.srv.opts.Store.Expunge(s.ctx, s.account.ID, v.mbox.ID, del)
+	if err != nil {
+		return err
+	}
+	s.writeExpunges(v, gone)
+	return nil
+}

@@ -1,0 +1,194 @@
+// Package imapserver serves IMAP4rev2 (RFC 9051) and IMAP4rev1 (RFC 3501)
+// sessions over the mail store. One goroutine runs each connection; each
+// session keeps its own view of the selected mailbox and learns about other
+// sessions' changes from the store's change hub.
+//
+// Lifecycle of a Server:
+//  1. New builds it from Options (nothing listens yet).
+//  2. Serve accepts connections on a listener until the listener closes;
+//     it may be called for several listeners at once (IMAP and IMAPS).
+//  3. Shutdown says BYE to every session and waits for them to end.
+package imapserver
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/postern/postern/internal/auth"
+	"github.com/postern/postern/internal/store"
+)
+
+// Options configure a Server.
+type Options struct {
+	Store store.Store
+	Auth  *auth.Service
+	// TLSConfig enables STARTTLS; nil means no STARTTLS.
+	TLSConfig *tls.Config
+	Logger    *slog.Logger
+	// MaxMessageSize is the APPENDLIMIT (RFC 7889); default 50 MiB.
+	MaxMessageSize int64
+	// IdleTimeout is the autologout timer (RFC 9051 §5.4); default 30 min.
+	IdleTimeout time.Duration
+	// Hostname names the server in the greeting.
+	Hostname string
+}
+
+const (
+	defaultMaxMessageSize = 50 << 20
+	defaultIdleTimeout    = 30 * time.Minute
+	// tlsHandshakeTimeout bounds implicit TLS and STARTTLS handshakes.
+	tlsHandshakeTimeout = 30 * time.Second
+	// bufferSize is the size of pooled reader and writer buffers.
+	bufferSize = 4096
+)
+
+// Server runs IMAP sessions. Its methods are safe for concurrent use.
+type Server struct {
+	opts Options
+	log  *slog.Logger
+
+	readers sync.Pool // *bufio.Reader
+	writers sync.Pool // *bufio.Writer
+
+	nextID  atomic.Uint64
+	closing atomic.Bool
+	done    chan struct{}
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	sessions  map[*session]struct{}
+	wg        sync.WaitGroup
+}
+
+// New returns a Server with defaults filled in.
+func New(opts Options) *Server {
+	if opts.MaxMessageSize <= 0 {
+		opts.MaxMessageSize = defaultMaxMessageSize
+	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = defaultIdleTimeout
+	}
+	if opts.Hostname == "" {
+		opts.Hostname = "localhost"
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		opts:      opts,
+		log:       log,
+		done:      make(chan struct{}),
+		listeners: make(map[net.Listener]struct{}),
+		sessions:  make(map[*session]struct{}),
+	}
+	s.readers.New = func() any { return bufio.NewReaderSize(nil, bufferSize) }
+	s.writers.New = func() any { return bufio.NewWriterSize(nil, bufferSize) }
+	return s
+}
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = errors.New("imapserver: server closed")
+
+// Serve accepts connections on l and runs a session for each. A listener
+// that yields *tls.Conn gives implicit TLS (IMAPS). Serve returns when l is
+// closed (nil after Shutdown, else the accept error).
+func (s *Server) Serve(l net.Listener) error {
+	s.mu.Lock()
+	if s.closing.Load() {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.listeners[l] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, l)
+		s.mu.Unlock()
+	}()
+	var delay time.Duration
+	for {
+		conn, err := l.Accept()
+		if err != nil {
+			if s.closing.Load() || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		sess := s.newSession(conn)
+		if sess == nil {
+			conn.Close()
+			continue
+		}
+		go sess.run()
+	}
+}
+
+// newSession registers a session, or returns nil once shutting down.
+func (s *Server) newSession(conn net.Conn) *session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing.Load() {
+		return nil
+	}
+	sess := newSession(s, conn)
+	s.sessions[sess] = struct{}{}
+	s.wg.Add(1)
+	return sess
+}
+
+func (s *Server) removeSession(sess *session) {
+	s.mu.Lock()
+	delete(s.sessions, sess)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+// Shutdown stops accepting connections, tells every session BYE (sessions
+// finish the command they are running first) and waits for them to end or
+// for ctx to expire, after which remaining connections are closed.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if !s.closing.Swap(true) {
+		close(s.done)
+	}
+	for l := range s.listeners {
+		l.Close()
+	}
+	for sess := range s.sessions {
+		sess.interrupt()
+	}
+	s.mu.Unlock()
+
+	finished := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(finished)
+	}()
+	select {
+	case <-finished:
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		for sess := range s.sessions {
+			sess.conn.Close()
+		}
+		s.mu.Unlock()
+		<-finished
+		return ctx.Err()
+	}
+}

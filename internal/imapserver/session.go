@@ -1,0 +1,425 @@
+package imapserver
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/postern/postern/internal/auth"
+	"github.com/postern/postern/internal/imapwire"
+	"github.com/postern/postern/internal/store"
+)
+
+// state is a session state of RFC 9051 §3. Transitions:
+// notAuthenticated → authenticated (LOGIN, AUTHENTICATE);
+// authenticated ⇄ selected (SELECT/EXAMINE; CLOSE/UNSELECT or a failed
+// SELECT); any → logout (LOGOUT, BYE).
+type state uint8
+
+const (
+	stateNotAuthenticated state = 1 << iota
+	stateAuthenticated
+	stateSelected
+	stateLogout
+)
+
+func (st state) String() string {
+	switch st {
+	case stateNotAuthenticated:
+		return "not authenticated"
+	case stateAuthenticated:
+		return "authenticated"
+	case stateSelected:
+		return "selected"
+	case stateLogout:
+		return "logout"
+	}
+	return "unknown"
+}
+
+// maxBadBeforeAuth is how many BAD responses an unauthenticated client gets
+// before the server says BYE.
+const maxBadBeforeAuth = 10
+
+// maxDiscard bounds how much of a bad line is skipped before giving up.
+const maxDiscard = 1 << 20
+
+// errLogout ends the session loop normally.
+var errLogout = errors.New("logout")
+
+// prefixReader yields pre before reading from r; it lets a session wait
+// for the first octet of a command without holding a bufio buffer.
+type prefixReader struct {
+	pre []byte
+	r   io.Reader
+}
+
+func (p *prefixReader) Read(b []byte) (int, error) {
+	if len(p.pre) > 0 {
+		n := copy(b, p.pre)
+		p.pre = p.pre[n:]
+		return n, nil
+	}
+	return p.r.Read(b)
+}
+
+// enabled are the extensions a client turned on with ENABLE (RFC 5161) or,
+// for CONDSTORE, implicitly (RFC 7162 §3.1).
+type enabled struct {
+	rev2      bool
+	utf8      bool
+	condstore bool
+}
+
+// session is one IMAP connection. Only its own goroutine touches it, except
+// interrupt, which Shutdown calls.
+type session struct {
+	srv     *Server
+	id      uint64
+	log     *slog.Logger
+	ctx     context.Context
+	cancel  context.CancelFunc
+	rawConn net.Conn // the accepted connection; deadlines go here
+	conn    net.Conn // rawConn or the TLS connection over it
+	src     prefixReader
+	one     [1]byte
+	br      *bufio.Reader
+	bw      *bufio.Writer
+	dec     *imapwire.Decoder
+	enc     *imapwire.Encoder
+
+	state   state
+	info    auth.ConnInfo
+	account store.Account
+	sub     *store.Subscription
+	sel     *view
+	enabled enabled
+	badRun  int
+}
+
+func newSession(srv *Server, conn net.Conn) *session {
+	id := srv.nextID.Add(1)
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &session{
+		srv:     srv,
+		id:      id,
+		log:     srv.log.With("session", id, "remote", conn.RemoteAddr().String()),
+		ctx:     ctx,
+		cancel:  cancel,
+		rawConn: conn,
+		conn:    conn,
+		state:   stateNotAuthenticated,
+		info:    auth.ConnInfo{Remote: conn.RemoteAddr(), Local: conn.LocalAddr()},
+	}
+	s.src.r = conn
+	s.dec = imapwire.NewDecoder(nil, imapwire.Limits{})
+	s.dec.Continue = s.continueLiteral
+	s.enc = imapwire.NewEncoder(nil)
+	return s
+}
+
+// interrupt wakes the session from a blocking read (Shutdown).
+func (s *session) interrupt() { s.rawConn.SetReadDeadline(time.Now()) }
+
+func (s *session) acquireBuffers() {
+	if s.br == nil {
+		s.br = s.srv.readers.Get().(*bufio.Reader)
+		s.br.Reset(&s.src)
+		s.dec.Reset(s.br)
+	}
+	if s.bw == nil {
+		s.bw = s.srv.writers.Get().(*bufio.Writer)
+		s.bw.Reset(s.conn)
+		s.enc.Reset(s.bw)
+	}
+}
+
+// releaseBuffers returns the buffers to the pools while the connection
+// waits (DESIGN.md §4); callers flush first and check Buffered() == 0.
+func (s *session) releaseBuffers() {
+	if s.br != nil {
+		s.br.Reset(nil)
+		s.srv.readers.Put(s.br)
+		s.br = nil
+	}
+	if s.bw != nil {
+		s.bw.Reset(nil)
+		s.srv.writers.Put(s.bw)
+		s.bw = nil
+	}
+}
+
+func (s *session) run() {
+	defer s.srv.removeSession(s)
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("session panic", "panic", r)
+		}
+		s.cancel()
+		if s.sub != nil {
+			s.sub.Close()
+		}
+		s.conn.Close()
+		s.releaseBuffers()
+	}()
+	if tc, ok := s.conn.(*tls.Conn); ok {
+		s.rawConn.SetDeadline(time.Now().Add(tlsHandshakeTimeout))
+		if err := tc.HandshakeContext(s.ctx); err != nil {
+			s.log.Debug("tls handshake failed", "err", err)
+			return
+		}
+		s.rawConn.SetDeadline(time.Time{})
+		cs := tc.ConnectionState()
+		s.info.TLS = &cs
+	}
+	s.acquireBuffers()
+	s.enc.Atom("* OK [CAPABILITY ").Atom(strings.Join(s.capabilities(), " ")).Atom("] ").
+		Atom(s.srv.opts.Hostname).Atom(" postern IMAP server ready").CRLF()
+	for {
+		err := s.serveCommand()
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, errLogout) {
+			s.log.Debug("session ends", "err", err)
+		}
+		s.enc.Flush()
+		return
+	}
+}
+
+// bye sends an untagged BYE and flushes.
+func (s *session) bye(text string) error {
+	s.acquireBuffers()
+	s.enc.Atom("* BYE ").Atom(text).CRLF()
+	s.enc.Flush()
+	return errLogout
+}
+
+// waitForInput blocks until the next command's first octet arrives,
+// holding no buffers meanwhile when nothing is buffered.
+func (s *session) waitForInput() error {
+	if s.br != nil && s.br.Buffered() > 0 {
+		return nil
+	}
+	if err := s.enc.Flush(); err != nil {
+		return err
+	}
+	s.rawConn.SetReadDeadline(time.Now().Add(s.srv.opts.IdleTimeout))
+	if s.srv.closing.Load() {
+		return s.bye("Server shutting down")
+	}
+	s.releaseBuffers()
+	for {
+		n, err := s.conn.Read(s.one[:])
+		if n > 0 {
+			s.src.pre = s.one[:n]
+			break
+		}
+		if err != nil {
+			return s.readError(err)
+		}
+	}
+	s.acquireBuffers()
+	return nil
+}
+
+// readError turns a read failure into the session's end, with a BYE when
+// the server is closing or the client idled too long.
+func (s *session) readError(err error) error {
+	if s.srv.closing.Load() {
+		return s.bye("Server shutting down")
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return s.bye("Autologout; idle for too long")
+	}
+	return err
+}
+
+// continueLiteral answers a synchronizing literal (RFC 9051 §7.5).
+func (s *session) continueLiteral() error {
+	s.enc.Atom("+ Ready for literal data").CRLF()
+	return s.enc.Flush()
+}
+
+// fatalError ends the session (the connection failed mid-command).
+type fatalError struct{ err error }
+
+func (e *fatalError) Error() string { return e.err.Error() }
+func (e *fatalError) Unwrap() error { return e.err }
+
+// command is one command being run.
+type command struct {
+	tag  string
+	name string // upper case; "UID FETCH" for UID commands
+	uid  bool
+	// code and text complete the tagged OK ("[READ-WRITE]", "SELECT
+	// completed"); handlers set them.
+	code string
+	text string
+	// lineDone tells that nothing of the command is left to skip after
+	// an error (a refused synchronizing literal).
+	lineDone bool
+}
+
+// serveCommand reads, runs and answers one command.
+func (s *session) serveCommand() error {
+	if err := s.waitForInput(); err != nil {
+		return err
+	}
+	s.rawConn.SetReadDeadline(time.Now().Add(s.srv.opts.IdleTimeout))
+	d := s.dec
+	d.Begin()
+	var c command
+	if d.CRLF() {
+		return nil // empty line: ignore
+	}
+	if !d.Tag(&c.tag) || !d.SP() {
+		if err := d.Err(); err != nil && !isDecodeError(err) {
+			return s.readError(err)
+		}
+		return s.badLine("*", "Missing tag or command", &c)
+	}
+	var name string
+	if !d.Atom(&name) {
+		if err := d.Err(); err != nil && !isDecodeError(err) {
+			return s.readError(err)
+		}
+		return s.badLine(c.tag, "Missing command", &c)
+	}
+	name = strings.ToUpper(name)
+	if name == "UID" {
+		var sub string
+		if !d.SP() || !d.Atom(&sub) {
+			return s.badLine(c.tag, "Missing command after UID", &c)
+		}
+		name = "UID " + strings.ToUpper(sub)
+		c.uid = true
+	}
+	c.name = name
+	spec, ok := commands[name]
+	if !ok {
+		return s.badLine(c.tag, "Unknown command "+sanitize(name), &c)
+	}
+	if s.state&spec.states == 0 {
+		return s.badLine(c.tag, name+" not allowed in the "+s.state.String()+" state", &c)
+	}
+	err := spec.run(s, &c)
+	return s.finish(&c, spec, err)
+}
+
+// badLine answers BAD, skips the rest of the line, and ends the session
+// after too much garbage from an unauthenticated client.
+func (s *session) badLine(tag, text string, c *command) error {
+	s.enc.Atom(tag).Atom(" BAD ").Atom(text).CRLF()
+	return s.afterBad(c)
+}
+
+func (s *session) afterBad(c *command) error {
+	if !c.lineDone {
+		var le *imapwire.LimitError
+		if errors.As(s.dec.Err(), &le) && le.Fatal {
+			return s.bye("Literal too large")
+		}
+		if le != nil && le.LineEnded {
+			// nothing left of the command to skip
+		} else if !s.dec.DiscardLine(maxDiscard) {
+			return s.bye("Line too long")
+		}
+	}
+	if s.state == stateNotAuthenticated {
+		s.badRun++
+		if s.badRun >= maxBadBeforeAuth {
+			return s.bye("Too many bad commands")
+		}
+	}
+	return nil
+}
+
+func isDecodeError(err error) bool {
+	var se *imapwire.SyntaxError
+	var le *imapwire.LimitError
+	return errors.As(err, &se) || errors.As(err, &le)
+}
+
+// sanitize keeps client text printable before echoing it.
+func sanitize(s string) string {
+	if len(s) > 40 {
+		s = s[:40]
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+// finish writes pending updates and the tagged response for c.
+func (s *session) finish(c *command, spec commandSpec, err error) error {
+	if derr := s.dec.Err(); derr != nil {
+		if !isDecodeError(derr) {
+			return s.readError(derr)
+		}
+		text := derr.Error()
+		var le *imapwire.LimitError
+		if errors.As(derr, &le) {
+			text = strings.ToUpper(le.Msg[:1]) + le.Msg[1:]
+		} else {
+			text = "Syntax error in " + c.name + ": " + derr.(*imapwire.SyntaxError).Msg
+		}
+		return s.badLine(c.tag, text, c)
+	}
+	if errors.Is(err, errLogout) {
+		return err
+	}
+	if errors.Is(err, errTaggedAlready) {
+		return nil
+	}
+	var fe *fatalError
+	if errors.As(err, &fe) {
+		return fe.err
+	}
+	if err == nil {
+		s.badRun = 0
+	}
+	if s.state == stateSelected && !spec.noSync {
+		if serr := s.sync(!spec.noExpunge || c.uid); serr != nil {
+			s.log.Error("sync failed", "err", serr)
+		}
+	}
+	if err == nil {
+		s.enc.Atom(c.tag).Atom(" OK ")
+		if c.code != "" {
+			s.enc.Byte('[').Atom(c.code).Atom("] ")
+		}
+		if c.text == "" {
+			c.text = c.name + " completed"
+		}
+		s.enc.Atom(c.text)
+		return s.enc.CRLF()
+	}
+	status, code, text := s.mapError(c, err)
+	s.enc.Atom(c.tag).SP().Atom(status).SP()
+	if code != "" {
+		s.enc.Byte('[').Atom(code).Atom("] ")
+	}
+	s.enc.Atom(text)
+	if werr := s.enc.CRLF(); werr != nil {
+		return werr
+	}
+	if status == "BAD" && s.state == stateNotAuthenticated {
+		s.badRun++
+		if s.badRun >= maxBadBeforeAuth {
+			return s.bye("Too many bad commands")
+		}
+	}
+	return nil
+}

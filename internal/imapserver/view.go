@@ -1,0 +1,301 @@
+package imapserver
+
+import (
+	"errors"
+	"slices"
+	"strings"
+
+	"github.com/postern/postern/internal/imapwire"
+	"github.com/postern/postern/internal/store"
+)
+
+// view is a session's picture of its selected mailbox: the message
+// sequence numbers the client knows (index+1 in uids), their flags and
+// mod-sequences, and what changed that the client has not been told yet.
+// Only the session's goroutine uses it.
+type view struct {
+	mbox     store.Mailbox
+	readOnly bool
+
+	uids    []store.UID // ascending; seq = index+1
+	flags   [][]string
+	modseqs []uint64
+
+	// syncModSeq is the mod-sequence up to which store changes are
+	// reflected in the view (sent or pending).
+	syncModSeq uint64
+	// expunged are UIDs gone from the store but still in the view because
+	// EXPUNGE responses were not allowed yet (RFC 9051 §7.5.1).
+	expunged map[store.UID]bool
+	// recent are the messages that are \Recent for this session.
+	recent map[store.UID]bool
+	// searchRes is the saved search result (RFC 5182), as UIDs.
+	searchRes []store.UID
+}
+
+// index returns the position of uid in the view, or -1.
+func (v *view) index(uid store.UID) int {
+	i, ok := slices.BinarySearch(v.uids, uid)
+	if !ok {
+		return -1
+	}
+	return i
+}
+
+// lastUID is the greatest UID in the view, or 0.
+func (v *view) lastUID() store.UID {
+	if len(v.uids) == 0 {
+		return 0
+	}
+	return v.uids[len(v.uids)-1]
+}
+
+// errBadSeq answers a sequence number beyond the mailbox (RFC 9051 §9
+// seq-number).
+var errBadSeq = errBad("Invalid message sequence number")
+
+// resolve turns a sequence set (sequence numbers, or UIDs when uid is set)
+// into the UIDs of the view it names, ascending.
+func (v *view) resolve(set imapwire.SeqSet, uid bool) ([]store.UID, error) {
+	if set.SearchRes {
+		out := make([]store.UID, 0, len(v.searchRes))
+		for _, u := range v.searchRes {
+			if v.index(u) >= 0 {
+				out = append(out, u)
+			}
+		}
+		return out, nil
+	}
+	var out []store.UID
+	if uid {
+		ranges := set.Resolve(uint32(v.lastUID()))
+		if len(ranges) == 0 {
+			return nil, nil
+		}
+		// Walk the view from the first range's start.
+		i, _ := slices.BinarySearch(v.uids, store.UID(ranges[0].Start))
+		for ; i < len(v.uids); i++ {
+			if imapwire.RangesContain(ranges, uint32(v.uids[i])) {
+				out = append(out, v.uids[i])
+			}
+		}
+		return out, nil
+	}
+	n := uint32(len(v.uids))
+	ranges := set.Resolve(n)
+	for _, r := range ranges {
+		if r.Stop > n {
+			return nil, errBadSeq
+		}
+		for seq := r.Start; seq <= r.Stop; seq++ {
+			out = append(out, v.uids[seq-1])
+		}
+	}
+	return out, nil
+}
+
+// flagsWithRecent returns a message's flags as FETCH shows them.
+func (v *view) flagsWithRecent(i int) []string {
+	if !v.recent[v.uids[i]] {
+		return v.flags[i]
+	}
+	return append(slices.Clip(v.flags[i]), `\Recent`)
+}
+
+// remove drops the messages at the given ascending indexes.
+func (v *view) remove(idx []int) {
+	if len(idx) == 0 {
+		return
+	}
+	k, j := 0, 0
+	for i := range v.uids {
+		if j < len(idx) && idx[j] == i {
+			j++
+			delete(v.expunged, v.uids[i])
+			delete(v.recent, v.uids[i])
+			continue
+		}
+		v.uids[k], v.flags[k], v.modseqs[k] = v.uids[i], v.flags[i], v.modseqs[i]
+		k++
+	}
+	v.uids, v.flags, v.modseqs = v.uids[:k], v.flags[:k], v.modseqs[:k]
+}
+
+func sameFlags(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, f := range a {
+		if !hasFlag(b, f) {
+			return false
+		}
+	}
+	return true
+}
+
+func hasFlag(flags []string, f string) bool {
+	for _, g := range flags {
+		if strings.EqualFold(g, f) {
+			return true
+		}
+	}
+	return false
+}
+
+// sync brings the selected mailbox's view up to date with the store and
+// writes the untagged responses the client may get now: EXPUNGE only when
+// allowExpunge (RFC 9051 §7.5.1), then EXISTS/RECENT, then FETCH FLAGS.
+func (s *session) sync(allowExpunge bool) error {
+	if s.sub == nil {
+		return nil
+	}
+	events, overflowed := s.sub.Drain()
+	v := s.sel
+	if v == nil {
+		return nil
+	}
+	relevant := overflowed
+	for _, ev := range events {
+		if ev.Mailbox != v.mbox.ID {
+			continue
+		}
+		switch ev.Kind {
+		case store.EventAppend, store.EventFlags, store.EventExpunge, store.EventMailboxDelete:
+			relevant = true
+		}
+	}
+	var changedFlags []store.UID
+	var added []store.MessageRef
+	if relevant {
+		ch, err := s.srv.opts.Store.ChangesSince(s.ctx, s.account.ID, v.mbox.ID, v.syncModSeq)
+		if errors.Is(err, store.ErrNoMailbox) {
+			// Deleted under us: every message is gone.
+			for _, u := range v.uids {
+				v.expunged[u] = true
+			}
+			ch, err = store.Changes{HighestModSeq: v.syncModSeq}, nil
+		}
+		if err != nil {
+			return err
+		}
+		if ch.TombstonesPruned {
+			if ch, err = s.fullChanges(v); err != nil {
+				return err
+			}
+		}
+		for _, r := range ch.Changed {
+			if i := v.index(r.UID); i >= 0 {
+				if !sameFlags(v.flags[i], r.Flags) {
+					v.flags[i] = r.Flags
+					changedFlags = append(changedFlags, r.UID)
+				}
+				v.modseqs[i] = r.ModSeq
+				continue
+			}
+			if r.UID > v.lastUID() && (len(added) == 0 || r.UID > added[len(added)-1].UID) {
+				added = append(added, r)
+			}
+		}
+		for _, u := range ch.Vanished {
+			if v.index(u) >= 0 {
+				v.expunged[u] = true
+			}
+		}
+		if ch.HighestModSeq > v.syncModSeq {
+			v.syncModSeq = ch.HighestModSeq
+		}
+	}
+	if allowExpunge && len(v.expunged) > 0 {
+		s.writeExpunges(v, nil)
+	}
+	if len(added) > 0 {
+		for _, r := range added {
+			v.uids = append(v.uids, r.UID)
+			v.flags = append(v.flags, r.Flags)
+			v.modseqs = append(v.modseqs, r.ModSeq)
+		}
+		if !v.readOnly {
+			first, err := s.srv.opts.Store.ClaimRecent(s.ctx, s.account.ID, v.mbox.ID)
+			if err == nil {
+				for _, r := range added {
+					if r.UID >= first {
+						v.recent[r.UID] = true
+					}
+				}
+			}
+		}
+		s.enc.Atom("* ").Number(uint32(len(v.uids))).Atom(" EXISTS").CRLF()
+		if !s.enabled.rev2 {
+			s.enc.Atom("* ").Number(uint32(len(v.recent))).Atom(" RECENT").CRLF()
+		}
+	}
+	for _, u := range changedFlags {
+		if i := v.index(u); i >= 0 && !v.expunged[u] {
+			s.writeFlagsFetch(v, i, true)
+		}
+	}
+	return nil
+}
+
+// fullChanges compares the whole mailbox with the view when tombstones
+// were pruned (the store cannot list what vanished).
+func (s *session) fullChanges(v *view) (store.Changes, error) {
+	mb, err := s.srv.opts.Store.MailboxByID(s.ctx, s.account.ID, v.mbox.ID)
+	if err != nil {
+		return store.Changes{}, err
+	}
+	refs, err := s.srv.opts.Store.MessageRefs(s.ctx, s.account.ID, v.mbox.ID)
+	if err != nil {
+		return store.Changes{}, err
+	}
+	ch := store.Changes{Changed: refs, HighestModSeq: mb.HighestModSeq}
+	present := make(map[store.UID]bool, len(refs))
+	for _, r := range refs {
+		present[r.UID] = true
+	}
+	for _, u := range v.uids {
+		if !present[u] {
+			ch.Vanished = append(ch.Vanished, u)
+		}
+	}
+	return ch, nil
+}
+
+// writeExpunges sends EXPUNGE for the view's pending expunges plus extra
+// (UIDs this session removed), highest sequence number first so that no
+// number shifts under the client, and drops them from the view.
+func (s *session) writeExpunges(v *view, extra []store.UID) {
+	for _, u := range extra {
+		if v.index(u) >= 0 {
+			v.expunged[u] = true
+		}
+	}
+	if len(v.expunged) == 0 {
+		return
+	}
+	idx := make([]int, 0, len(v.expunged))
+	for u := range v.expunged {
+		if i := v.index(u); i >= 0 {
+			idx = append(idx, i)
+		} else {
+			delete(v.expunged, u)
+		}
+	}
+	slices.Sort(idx)
+	for k := len(idx) - 1; k >= 0; k-- {
+		s.enc.Atom("* ").Number(uint32(idx[k] + 1)).Atom(" EXPUNGE").CRLF()
+	}
+	v.remove(idx)
+}
+
+// writeFlagsFetch sends "* n FETCH (FLAGS (...) UID u [MODSEQ (m)])".
+func (s *session) writeFlagsFetch(v *view, i int, withUID bool) {
+	s.enc.Atom("* ").Number(uint32(i + 1)).Atom(" FETCH (FLAGS ").Flags(v.flagsWithRecent(i))
+	if withUID {
+		s.enc.Atom(" UID ").Number(uint32(v.uids[i]))
+	}
+	if s.enabled.condstore {
+		s.enc.Atom(" MODSEQ (").Number64(v.modseqs[i]).Byte(')')
+	}
+	s.enc.Byte(')').CRLF()
+}

@@ -1,0 +1,464 @@
+package pop3server
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/postern/postern/internal/store"
+)
+
+func TestGreetingAndCapa(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *envConfig) { c.opts.LoginDelay = 90e9; c.opts.Expire = "30" })
+	c := e.dial()
+	if strings.Contains(c.Greeting, "<") {
+		t.Fatalf("APOP timestamp without APOP: %q", c.Greeting)
+	}
+	c.expect("CAPA", "+OK")
+	capa := c.blockLines()
+	for _, want := range []string{"TOP", "UIDL", "USER", "SASL PLAIN LOGIN", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING", "EXPIRE 30", "LOGIN-DELAY 90", "IMPLEMENTATION postern", "UTF8 USER"} {
+		found := false
+		for _, l := range capa {
+			if l == want || strings.HasPrefix(l, want+" ") || want == "SASL PLAIN LOGIN" && strings.HasPrefix(l, "SASL ") && strings.Contains(l, " PLAIN") {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("CAPA lacks %q: %q", want, capa)
+		}
+	}
+	if slices.Contains(capa, "STLS") {
+		t.Errorf("STLS offered without TLS config")
+	}
+	c.expect("CAPA x", "-ERR")
+	c.login()
+	c.expect("CAPA", "+OK")
+	capa = c.blockLines()
+	if slices.Contains(capa, "USER") || !slices.Contains(capa, "TOP") {
+		t.Errorf("TRANSACTION CAPA: %q", capa)
+	}
+	c.expect("QUIT", "+OK")
+}
+
+// TestCommandsInWrongState sends every command in the state where it is not
+// allowed, and checks -ERR and that the session goes on.
+func TestCommandsInWrongState(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.appendTo(e.acct, "INBOX", testMessage(1, 3))
+	c := e.dial()
+	for _, cmd := range []string{"STAT", "LIST", "LIST 1", "UIDL", "UIDL 1", "RETR 1", "TOP 1 0", "DELE 1", "RSET", "NOOP", "PASS x", "LAST", "XYZZY", "LANG"} {
+		c.expect(cmd, "-ERR")
+	}
+	c.login()
+	for _, cmd := range []string{"USER alice", "PASS x", "APOP alice 0123", "AUTH PLAIN", "STLS", "UTF8", "XYZZY"} {
+		c.expect(cmd, "-ERR")
+	}
+	c.expect("NOOP", "+OK")
+	c.expect("QUIT", "+OK")
+	if !c.closed() {
+		t.Fatal("connection open after QUIT")
+	}
+}
+
+func TestTransactionCommands(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	msgs := [][]byte{testMessage(1, 10), testMessage(2, 0), []byte("Subject: no body\r\n"), testMessage(4, 7)}
+	e.appendTo(e.acct, "INBOX", msgs...)
+	refs := e.inboxRefs(e.acct)
+	mb, _ := e.st.Mailbox(context.Background(), e.acct.ID, "INBOX")
+	c := e.dial()
+	c.login()
+	var total int
+	for _, m := range msgs {
+		total += len(m)
+	}
+	c.expect("STAT", fmt.Sprintf("+OK 4 %d", total))
+	c.expect("LIST", "+OK 4 messages")
+	list := c.blockLines()
+	for i, m := range msgs {
+		if want := fmt.Sprintf("%d %d", i+1, len(m)); list[i] != want {
+			t.Errorf("LIST line %q, want %q", list[i], want)
+		}
+	}
+	c.expect("LIST 2", fmt.Sprintf("+OK 2 %d", len(msgs[1])))
+	c.expect("UIDL", "+OK")
+	uidl := c.blockLines()
+	for i, r := range refs {
+		if want := fmt.Sprintf("%d %08x%08x", i+1, mb.UIDValidity, uint32(r.UID)); uidl[i] != want {
+			t.Errorf("UIDL line %q, want %q", uidl[i], want)
+		}
+	}
+	c.expect("UIDL 3", fmt.Sprintf("+OK 3 %08x%08x", mb.UIDValidity, uint32(refs[2].UID)))
+	for i, m := range msgs {
+		c.expect(fmt.Sprintf("RETR %d", i+1), fmt.Sprintf("+OK %d octets", len(m)))
+		got := c.block()
+		want := m
+		if !bytes.HasSuffix(want, []byte("\r\n")) {
+			want = append(slices.Clone(want), '\r', '\n')
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("RETR %d: got %q want %q", i+1, got, want)
+		}
+	}
+	// TOP: header, blank line, n body lines.
+	hdr, body, _ := bytes.Cut(msgs[0], []byte("\r\n\r\n"))
+	bodyLines := strings.SplitAfter(string(body), "\r\n")
+	for _, n := range []int{0, 1, 3, 10, 50} {
+		c.expect(fmt.Sprintf("TOP 1 %d", n), "+OK")
+		want := string(hdr) + "\r\n\r\n" + strings.Join(bodyLines[:min(n, 10)], "")
+		if got := string(c.block()); got != want {
+			t.Errorf("TOP 1 %d: got %q want %q", n, got, want)
+		}
+	}
+	c.expect("TOP 3 5", "+OK")
+	if got := string(c.block()); got != string(msgs[2]) {
+		t.Errorf("TOP on header-only message: %q", got)
+	}
+	c.expect("DELE 2", "+OK")
+	c.expect("DELE 2", "-ERR")
+	c.expect("RETR 2", "-ERR")
+	c.expect("TOP 2 1", "-ERR")
+	c.expect("LIST 2", "-ERR")
+	c.expect("UIDL 2", "-ERR")
+	c.expect("STAT", fmt.Sprintf("+OK 3 %d", total-len(msgs[1])))
+	c.expect("LIST", "+OK 3 messages")
+	if l := c.blockLines(); len(l) != 3 || !strings.HasPrefix(l[1], "3 ") {
+		t.Errorf("LIST after DELE: %q", l)
+	}
+	c.expect("RSET", "+OK")
+	c.expect("STAT", fmt.Sprintf("+OK 4 %d", total))
+	c.expect("NOOP", "+OK")
+	c.expect("DELE 1", "+OK")
+	c.expect("QUIT", "+OK")
+	if after := e.inboxRefs(e.acct); len(after) != 3 || after[0].UID != refs[1].UID {
+		t.Fatalf("after QUIT: %v", after)
+	}
+}
+
+func TestBadArguments(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.appendTo(e.acct, "INBOX", testMessage(1, 2), testMessage(2, 2))
+	c := e.dial()
+	c.login()
+	for _, cmd := range []string{
+		"RETR", "RETR 0", "RETR 3", "RETR -1", "RETR +1", "RETR 1x", "RETR 99999999999999", "RETR 1 2",
+		"LIST 0", "LIST 3", "LIST a", "LIST 1 2", "UIDL 9", "TOP 1", "TOP 1 -1", "TOP 9 1", "TOP x 1",
+		"DELE", "DELE 3", "DELE 0", "STAT 1", "NOOP 1", "RSET 1",
+		"", " ", "\x00\x01\x02", "RE\xffTR 1", strings.Repeat("A", 300), "RETR " + strings.Repeat("9", 2000),
+	} {
+		c.expect(cmd, "-ERR")
+	}
+	// Lower case works (RFC 1939 §3: keywords are case-insensitive).
+	c.expect("stat", "+OK 2 ")
+	c.expect("QUIT", "+OK")
+}
+
+func TestBinaryJunkAndLongLines(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c := e.dial()
+	junk := make([]byte, 0, 4096)
+	for i := range 4096 {
+		b := byte(i * 7)
+		if b == '\n' {
+			b = 0
+		}
+		junk = append(junk, b)
+	}
+	c.send(string(junk[:200]), string(junk[200:]), strings.Repeat("x", 100_000))
+	for range 3 {
+		if l := c.line(); !strings.HasPrefix(l, "-ERR") {
+			t.Fatalf("junk answered %q", l)
+		}
+	}
+	c.expect("NOOP", "-ERR") // wrong state, but answered in order
+	c.login()
+	c.expect("STAT", "+OK 0 0")
+	c.expect("QUIT", "+OK")
+}
+
+func TestAuthFailures(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c := e.dial()
+	c.expect("USER nobody", "+OK")
+	unknown := c.cmd("PASS whatever")
+	c.expect("USER "+testUser, "+OK")
+	wrong := c.cmd("PASS wrong")
+	if unknown != wrong || !strings.HasPrefix(wrong, "-ERR [AUTH]") {
+		t.Fatalf("unknown user %q vs wrong password %q", unknown, wrong)
+	}
+	c.expect("PASS "+testPass, "-ERR") // USER is needed again
+	c.login()
+	c.expect("QUIT", "+OK")
+}
+
+func TestTooManyFailuresCloses(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c := e.dial()
+	for i := range maxAuthFailures {
+		c.expect("AUTH PLAIN "+plainResp("x"+fmt.Sprint(i), "bad"), "-ERR [AUTH]")
+	}
+	if l := c.line(); !strings.HasPrefix(l, "-ERR [AUTH]") {
+		t.Fatalf("last line %q", l)
+	}
+	if !c.closed() {
+		t.Fatal("still open after too many failures")
+	}
+}
+
+func TestSASL(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c := e.dial()
+	c.expect("AUTH", "+OK")
+	if mechs := c.blockLines(); !slices.Contains(mechs, "PLAIN") {
+		t.Fatalf("AUTH list %q", mechs)
+	}
+	c.expect("AUTH NOSUCH", "-ERR")
+	c.expect("AUTH PLAIN !!notbase64", "-ERR")
+	// Cancel with "*" (RFC 5034 §4).
+	c.expect("AUTH PLAIN", "+ ")
+	c.expect("*", "-ERR")
+	// Response on its own line.
+	c.expect("AUTH PLAIN", "+ ")
+	c.expect(plainResp(testUser, "bad"), "-ERR [AUTH]")
+	// Junk continuation.
+	c.expect("AUTH LOGIN", "+ ")
+	c.expect("%%%", "-ERR")
+	// Initial response.
+	c.expect("AUTH PLAIN "+plainResp(testUser, testPass), "+OK")
+	c.expect("STAT", "+OK 0 0")
+	c.expect("QUIT", "+OK")
+
+	c = e.dial()
+	c.expect("AUTH LOGIN", "+ ")
+	c.expect("YWxpY2U=", "+ ") // alice
+	c.expect("Y29ycmVjdCBob3JzZQ==", "+OK")
+	c.expect("QUIT", "+OK")
+}
+
+func TestInUse(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.appendTo(e.acct, "INBOX", testMessage(1, 1))
+	a := e.dial()
+	a.login()
+	b := e.dial()
+	b.expect("USER "+testUser, "+OK")
+	b.expect("PASS "+testPass, "-ERR [IN-USE]")
+	b.expect("AUTH PLAIN "+plainResp(testUser, testPass), "-ERR [IN-USE]")
+	a.expect("DELE 1", "+OK")
+	a.expect("QUIT", "+OK")
+	a.closed()
+	// The lock is gone with the first session.
+	b.login()
+	b.expect("STAT", "+OK 0 0")
+	b.expect("QUIT", "+OK")
+}
+
+func TestDroppedConnectionDeletesNothing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.appendTo(e.acct, "INBOX", testMessage(1, 1), testMessage(2, 1))
+	c := e.dial()
+	c.login()
+	c.expect("DELE 1", "+OK")
+	c.expect("DELE 2", "+OK")
+	c.conn.Close()
+	// Log in again (the lock must have been released) and find both.
+	for range 100 {
+		d := e.dial()
+		d.expect("USER "+testUser, "+OK")
+		l := d.cmd("PASS " + testPass)
+		if strings.HasPrefix(l, "-ERR [IN-USE]") {
+			d.conn.Close()
+			continue
+		}
+		if !strings.HasPrefix(l, "+OK") {
+			t.Fatalf("login: %q", l)
+		}
+		d.expect("STAT", "+OK 2 ")
+		d.expect("QUIT", "+OK")
+		return
+	}
+	t.Fatal("maildrop stayed locked after the connection dropped")
+}
+
+func TestMaildropFixedAtLogin(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.appendTo(e.acct, "INBOX", testMessage(1, 1))
+	c := e.dial()
+	c.login()
+	e.appendTo(e.acct, "INBOX", testMessage(2, 1))
+	c.expect("STAT", "+OK 1 ")
+	c.expect("RETR 2", "-ERR")
+	c.expect("DELE 1", "+OK")
+	c.expect("QUIT", "+OK")
+	c.closed()
+	d := e.dial()
+	d.login()
+	d.expect("STAT", "+OK 1 ")
+	d.expect("TOP 1 0", "+OK")
+	if b := d.block(); !bytes.Contains(b, []byte("Subject: test 2")) {
+		t.Fatalf("second login sees %q", b)
+	}
+	d.expect("QUIT", "+OK")
+}
+
+// TestIMAPSideSeesDeletions watches the store's change hub the way an IMAP
+// session does, and checks POP3's deletions arrive as expunges after QUIT,
+// not before; RETR's \Seen arrives too.
+func TestIMAPSideSeesDeletions(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.appendTo(e.acct, "INBOX", testMessage(1, 1), testMessage(2, 1), testMessage(3, 1))
+	refs := e.inboxRefs(e.acct)
+	sub := e.st.Hub().Subscribe(e.acct.ID)
+	defer sub.Close()
+	c := e.dial()
+	c.login()
+	c.expect("RETR 2", "+OK")
+	c.block()
+	c.expect("TOP 3 0", "+OK")
+	c.block()
+	c.expect("DELE 1", "+OK")
+	c.expect("DELE 3", "+OK")
+	c.expect("NOOP", "+OK")
+	if evs, _ := sub.Drain(); len(evs) != 0 {
+		t.Fatalf("events before QUIT: %v", evs)
+	}
+	if got := e.inboxRefs(e.acct); len(got) != 3 {
+		t.Fatalf("store changed before QUIT: %v", got)
+	}
+	c.expect("QUIT", "+OK")
+	// +OK comes after the expunge is durable and published.
+	evs, _ := sub.Drain()
+	var expunged []store.UID
+	seen := false
+	for _, ev := range evs {
+		switch ev.Kind {
+		case store.EventExpunge:
+			expunged = append(expunged, ev.UID)
+		case store.EventFlags:
+			seen = seen || ev.UID == refs[1].UID
+		}
+	}
+	slices.Sort(expunged)
+	if !slices.Equal(expunged, []store.UID{refs[0].UID, refs[2].UID}) || !seen {
+		t.Fatalf("events after QUIT: %v", evs)
+	}
+	after := e.inboxRefs(e.acct)
+	if len(after) != 1 || after[0].UID != refs[1].UID || !slices.Contains(after[0].Flags, store.FlagSeen) {
+		t.Fatalf("store after QUIT: %+v", after)
+	}
+}
+
+func TestPOP3MailboxSetting(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, err := e.st.CreateMailbox(ctx, e.acct.ID, "pop", ""); err != nil {
+		t.Fatal(err)
+	}
+	e.appendTo(e.acct, "INBOX", testMessage(1, 1))
+	e.appendTo(e.acct, "pop", testMessage(2, 1), testMessage(3, 1))
+	if err := e.st.SetSetting(ctx, e.acct.ID, settingPOP3Mailbox, "pop"); err != nil {
+		t.Fatal(err)
+	}
+	c := e.dial()
+	c.login()
+	c.expect("STAT", "+OK 2 ")
+	c.expect("QUIT", "+OK")
+	c.closed()
+	if err := e.st.SetSetting(ctx, e.acct.ID, settingPOP3Mailbox, "missing"); err != nil {
+		t.Fatal(err)
+	}
+	c = e.dial()
+	c.expect("USER "+testUser, "+OK")
+	c.expect("PASS "+testPass, "-ERR [SYS/PERM]")
+	c.expect("QUIT", "+OK")
+}
+
+func TestMarkSeenOff(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.appendTo(e.acct, "INBOX", testMessage(1, 1))
+	if err := e.st.SetSetting(context.Background(), e.acct.ID, settingMarkSeen, "no"); err != nil {
+		t.Fatal(err)
+	}
+	c := e.dial()
+	c.login()
+	c.expect("RETR 1", "+OK")
+	c.block()
+	c.expect("QUIT", "+OK")
+	c.closed()
+	if refs := e.inboxRefs(e.acct); slices.Contains(refs[0].Flags, store.FlagSeen) {
+		t.Fatalf("flags %v", refs[0].Flags)
+	}
+}
+
+func TestLoginDelay(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *envConfig) { c.opts.LoginDelay = 3600e9 })
+	c := e.dial()
+	c.login()
+	c.expect("QUIT", "+OK")
+	c.closed()
+	d := e.dial()
+	d.expect("USER "+testUser, "+OK")
+	d.expect("PASS "+testPass, "-ERR [LOGIN-DELAY]")
+}
+
+func TestUTF8(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.addUser("jürgen", "pässword")
+	c := e.dial()
+	c.expect("UTF8 x", "-ERR")
+	c.expect("UTF8", "+OK")
+	c.expect("USER jürgen", "+OK")
+	c.expect("PASS pässword", "+OK")
+	c.expect("QUIT", "+OK")
+}
+
+func TestPipelining(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	msgs := [][]byte{testMessage(1, 3), testMessage(2, 4)}
+	e.appendTo(e.acct, "INBOX", msgs...)
+	c := e.dial()
+	c.send("CAPA", "USER "+testUser, "PASS "+testPass, "STAT", "RETR 1", "RETR 2", "DELE 1", "DELE 2", "QUIT")
+	if l := c.line(); !strings.HasPrefix(l, "+OK") {
+		t.Fatal(l)
+	}
+	c.blockLines()
+	for _, want := range []string{"+OK", "+OK", "+OK 2 "} {
+		if l := c.line(); !strings.HasPrefix(l, want) {
+			t.Fatalf("got %q want %q", l, want)
+		}
+	}
+	for _, m := range msgs {
+		c.line()
+		if got := c.block(); !bytes.Equal(got, m) {
+			t.Fatalf("RETR got %q", got)
+		}
+	}
+	for _, want := range []string{"+OK", "+OK", "+OK Bye, 0 messages left"} {
+		if l := c.line(); l != want && !strings.HasPrefix(l, want) {
+			t.Fatalf("got %q want %q", l, want)
+		}
+	}
+	if n := len(e.inboxRefs(e.acct)); n != 0 {
+		t.Fatalf("%d left", n)
+	}
+}

@@ -1,0 +1,164 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/postern/postern/internal/config"
+	"github.com/postern/postern/internal/store"
+	"github.com/postern/postern/internal/store/sqlite"
+)
+
+// greeting reads the first line a server sends.
+func greeting(t *testing.T, c net.Conn) string {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading greeting: %v", err)
+	}
+	return line
+}
+
+func TestServerRunAndShutdown(t *testing.T) {
+	dir := t.TempDir()
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, dir, sqlite.Options{Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.CreateAccount(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+
+	cfg := config.Default()
+	cfg.DataDir = dir
+	sock := filepath.Join(dir, "lmtp.sock")
+	cfg.Listen = config.Listen{
+		LMTP:  "unix:" + sock,
+		SMTP:  "127.0.0.1:0",
+		IMAP:  "127.0.0.1:0",
+		IMAPS: "127.0.0.1:0",
+		POP3:  "127.0.0.1:0",
+		POP3S: "127.0.0.1:0",
+	}
+	cfg.Limits.ConnectionsPerIP = 2
+	cfg.ShutdownTimeout = config.Duration(5 * time.Second)
+	srv, err := New(Options{Config: cfg, Store: st, Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	addrs := map[string]string{}
+	for _, l := range srv.Listeners() {
+		addrs[l.Name] = l.Addr.String()
+	}
+	for _, name := range []string{"smtp", "imap", "imaps", "pop3", "pop3s"} {
+		if a := addrs[name]; a == "" || strings.HasSuffix(a, ":0") {
+			t.Fatalf("%s bound to %q", name, a)
+		}
+	}
+	if addrs["lmtp"] != sock {
+		t.Fatalf("lmtp bound to %q", addrs["lmtp"])
+	}
+	if !srv.Certificates().SelfSigned() || srv.Certificates().Fingerprint() == "" {
+		t.Fatal("no self-signed certificate")
+	}
+
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(runCtx) }()
+
+	// POP3 answers, up to the per-IP cap; the next connection is refused
+	// with a POP3 error.
+	p1 := dialTCP(t, addrs["pop3"])
+	if g := greeting(t, p1); !strings.HasPrefix(g, "+OK") {
+		t.Fatalf("pop3 greeting %q", g)
+	}
+	p2 := dialTCP(t, addrs["pop3"])
+	if g := greeting(t, p2); !strings.HasPrefix(g, "+OK") {
+		t.Fatalf("pop3 greeting %q", g)
+	}
+	p3 := dialTCP(t, addrs["pop3"])
+	if g := readAll(t, p3); g != string(rejectPOP3) {
+		t.Fatalf("over the cap: %q", g)
+	}
+	p1.Close()
+	p2.Close()
+
+	// POP3S handshakes with the self-signed certificate.
+	var tc *tls.Conn
+	for i := 0; ; i++ { // the slots of p1 and p2 are freed asynchronously
+		tc, err = tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addrs["pop3s"], &tls.Config{InsecureSkipVerify: true})
+		if err == nil {
+			break
+		}
+		if i == 100 {
+			t.Fatalf("pop3s: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if g := greeting(t, tc); !strings.HasPrefix(g, "+OK") {
+		t.Fatalf("pop3s greeting %q", g)
+	}
+	tc.Close()
+
+	// IMAP greets in clear text, IMAPS after the handshake.
+	ic := dialTCP(t, addrs["imap"])
+	if g := greeting(t, ic); !strings.HasPrefix(g, "* OK") {
+		t.Fatalf("imap greeting %q", g)
+	}
+	ic.Close()
+	itc, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addrs["imaps"], &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatalf("imaps: %v", err)
+	}
+	if g := greeting(t, itc); !strings.HasPrefix(g, "* OK") {
+		t.Fatalf("imaps greeting %q", g)
+	}
+	itc.Close()
+
+	// LMTP over the unix socket delivers into the store.
+	uc, err := net.DialTimeout("unix", sock, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc := smtp.NewClientLMTP(uc)
+	if err := lc.Hello("localhost"); err != nil {
+		t.Fatal(err)
+	}
+	if err := lc.SendMail("bob@example.org", []string{"alice@localhost"}, strings.NewReader("Subject: hi\r\n\r\nhello\r\n")); err != nil {
+		t.Fatalf("lmtp: %v", err)
+	}
+	lc.Quit()
+	acct, _ := st.Account(ctx, "alice")
+	inbox, _ := st.Mailbox(ctx, acct.ID, "INBOX")
+	if refs, err := st.MessageRefs(ctx, acct.ID, inbox.ID); err != nil || len(refs) != 1 {
+		t.Fatalf("inbox after LMTP: %v %v", refs, err)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	if _, err := net.DialTimeout("tcp", addrs["pop3"], time.Second); err == nil {
+		t.Fatal("pop3 still accepting after shutdown")
+	}
+	var _ store.Store = st
+}

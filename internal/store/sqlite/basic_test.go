@@ -1,0 +1,129 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"io"
+	"slices"
+	"testing"
+
+	"github.com/postern/postern/internal/store"
+)
+
+func TestAccountDefaults(t *testing.T) {
+	db := openTest(t, "")
+	ctx := context.Background()
+	a, _ := mustAccount(t, db, "Alice")
+	if a.Name != "alice" {
+		t.Fatalf("name %q", a.Name)
+	}
+	if _, err := db.CreateAccount(ctx, "ALICE"); !errors.Is(err, store.ErrAccountExists) {
+		t.Fatalf("duplicate: %v", err)
+	}
+	if _, err := db.Account(ctx, "nobody"); !errors.Is(err, store.ErrNoAccount) {
+		t.Fatalf("missing: %v", err)
+	}
+	mbs, err := db.Mailboxes(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, m := range mbs {
+		got[m.Name] = m.SpecialUse
+		if !m.Subscribed || m.UIDNext != 1 || m.UIDValidity == 0 || m.ObjectID == "" {
+			t.Errorf("mailbox %+v", m)
+		}
+	}
+	want := map[string]string{"INBOX": "", "Drafts": `\Drafts`, "Sent": `\Sent`, "Trash": `\Trash`, "Junk": `\Junk`, "Archive": `\Archive`}
+	if len(got) != len(want) {
+		t.Fatalf("mailboxes %v", got)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: special use %q want %q", k, got[k], v)
+		}
+	}
+	if err := db.SetSecrets(ctx, a.ID, map[string]string{"argon2id": "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetSetting(ctx, a.ID, "pop3_mailbox", "INBOX"); err != nil {
+		t.Fatal(err)
+	}
+	a2, err := db.Account(ctx, "alice")
+	if err != nil || a2.Secrets["argon2id"] != "x" || a2.Settings["pop3_mailbox"] != "INBOX" {
+		t.Fatalf("account %+v %v", a2, err)
+	}
+	if err := db.DeleteAccount(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Mailboxes(ctx, a.ID); !errors.Is(err, store.ErrNoAccount) {
+		t.Fatalf("after delete: %v", err)
+	}
+}
+
+func TestAppendFetch(t *testing.T) {
+	db := openTest(t, "")
+	ctx := context.Background()
+	a, inbox := mustAccount(t, db, "bob")
+	raw := testMessage("<m1@x>", "Hello", "body text\nbare lf line")
+	r1 := deliver(t, db, a.ID, inbox.ID, raw, `\seen`, "$Label", `\Recent`)
+	r2 := deliver(t, db, a.ID, inbox.ID, testMessage("<m2@x>", "Re: Hello", "reply", "In-Reply-To: <m1@x>"))
+	if r1.UID != 1 || r2.UID != 2 || r2.ModSeq <= r1.ModSeq || r1.UIDValidity != inbox.UIDValidity {
+		t.Fatalf("results %+v %+v", r1, r2)
+	}
+	var msgs []*store.Message
+	err := db.Fetch(ctx, a.ID, inbox.ID, []store.UID{2, 1, 7}, store.FetchOptions{Envelope: true, BodyStructure: true, Structure: true, Headers: true, Preview: true}, func(m *store.Message) error {
+		msgs = append(msgs, m)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != 2 || msgs[0].UID != 1 || msgs[1].UID != 2 {
+		t.Fatalf("fetched %d", len(msgs))
+	}
+	m := msgs[0]
+	if !slices.Equal(m.Flags, []string{`\Seen`, "$Label"}) {
+		t.Errorf("flags %q", m.Flags)
+	}
+	if m.Headers.Subject != "Hello" || m.Headers.MessageID != "<m1@x>" || len(m.EnvelopeIMAP) == 0 || len(m.BodyStructureIMAP) == 0 || m.Structure == nil {
+		t.Errorf("message %+v", m)
+	}
+	if m.EmailID == "" || m.ThreadID == "" || m.EmailID == msgs[1].EmailID {
+		t.Errorf("ids %q %q", m.EmailID, msgs[1].EmailID)
+	}
+	if m.ThreadID != msgs[1].ThreadID {
+		t.Errorf("reply not threaded: %q %q", m.ThreadID, msgs[1].ThreadID)
+	}
+	body, err := db.OpenBody(ctx, m.BlobID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(body)
+	body.Close()
+	if int64(len(b)) != m.Size || !containsCRLF(string(b)) {
+		t.Errorf("body %q", b)
+	}
+	st, err := db.Status(ctx, a.ID, inbox.ID)
+	if err != nil || st.Messages != 2 || st.Unseen != 1 || st.Recent != 2 || st.Size != m.Size+msgs[1].Size {
+		t.Fatalf("status %+v %v", st, err)
+	}
+	first, err := db.ClaimRecent(ctx, a.ID, inbox.ID)
+	if err != nil || first != 1 {
+		t.Fatalf("claim %v %v", first, err)
+	}
+	first, _ = db.ClaimRecent(ctx, a.ID, inbox.ID)
+	if first != 3 {
+		t.Fatalf("second claim %v", first)
+	}
+	mustClean(t, db)
+}
+
+func containsCRLF(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\n' && (i == 0 || s[i-1] != '\r') {
+			return false
+		}
+	}
+	return true
+}

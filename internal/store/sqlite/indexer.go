@@ -1,0 +1,171 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/postern/postern/internal/message"
+)
+
+// The full-text index (text_fts, FTS5 with the trigram tokenizer) holds
+// the decoded text of each blob once, however many messages share it.
+// blob_text maps blob ids to FTS rowids. The indexer goroutine fills it
+// behind delivery, so Append never waits for text decoding; SearchText
+// scans the blobs that are not indexed yet, so results never depend on the
+// indexer having caught up.
+//
+// Progress is kept in meta 'fts_upto': the highest messages.id looked at.
+// Several processes may index at once; blob_text's unique key makes a
+// second indexing of a blob a no-op.
+
+// indexBatch is how many message rows one indexing round looks at.
+const indexBatch = 64
+
+// indexer runs indexing rounds when kicked (after commits that added
+// messages) and every few seconds, until the DB is closed.
+func (db *DB) indexer() {
+	defer db.wg.Done()
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-db.ctx.Done():
+			return
+		case <-db.indexKick:
+		case <-t.C:
+		}
+		for {
+			n, err := db.indexRound(db.ctx)
+			if err != nil {
+				if db.ctx.Err() == nil && !errors.Is(err, ErrClosed) {
+					db.log.Warn("store: text index", "err", err)
+				}
+				break
+			}
+			if n < indexBatch {
+				break
+			}
+		}
+	}
+}
+
+// kickIndexer wakes the indexer without blocking.
+func (db *DB) kickIndexer() {
+	select {
+	case db.indexKick <- struct{}{}:
+	default:
+	}
+}
+
+// indexDoc is one blob's text ready to be written.
+type indexDoc struct {
+	blobID       string
+	header, body string
+}
+
+// indexRound indexes the blobs of up to indexBatch message rows past the
+// progress mark and returns how many rows it looked at.
+func (db *DB) indexRound(ctx context.Context) (int, error) {
+	var upto int64
+	err := db.rdb.QueryRowContext(ctx, "SELECT value FROM meta WHERE key = 'fts_upto'").Scan(&upto)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, err
+	}
+	rows, err := db.rdb.QueryContext(ctx, `SELECT m.id, m.blob_id, m.structure, m.headers,
+			EXISTS (SELECT 1 FROM blob_text b WHERE b.blob_id = m.blob_id)
+		FROM messages m WHERE m.id > ? ORDER BY m.id LIMIT ?`, upto, indexBatch)
+	if err != nil {
+		return 0, err
+	}
+	type cand struct {
+		blobID             string
+		structure, headers []byte
+	}
+	var cands []cand
+	n := 0
+	last := upto
+	seen := map[string]bool{}
+	for rows.Next() {
+		var c cand
+		var done bool
+		if err := rows.Scan(&last, &c.blobID, &c.structure, &c.headers, &done); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		n++
+		if !done && !seen[c.blobID] {
+			seen[c.blobID] = true
+			cands = append(cands, c)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	docs := make([]indexDoc, 0, len(cands))
+	for _, c := range cands {
+		doc, ok := db.extractText(c.blobID, c.structure, c.headers)
+		if ok {
+			docs = append(docs, doc)
+		}
+	}
+	err = db.write(ctx, func(w *wtx) error {
+		for _, d := range docs {
+			res, err := w.exec("INSERT OR IGNORE INTO blob_text(blob_id) VALUES (?)", d.blobID)
+			if err != nil {
+				return err
+			}
+			if k, _ := res.RowsAffected(); k == 0 {
+				continue // indexed meanwhile (another process)
+			}
+			rowid, _ := res.LastInsertId()
+			if _, err := w.exec("INSERT INTO text_fts(rowid, header, body) VALUES (?, ?, ?)", rowid, d.header, d.body); err != nil {
+				return err
+			}
+		}
+		_, err := w.exec(`INSERT INTO meta(key, value) VALUES ('fts_upto', ?)
+			ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)`, last)
+		return err
+	})
+	return n, err
+}
+
+// extractText decodes one blob's searchable text. A blob that cannot be
+// read is skipped (left to the scanning search, which will log it).
+func (db *DB) extractText(blobID string, structure, headers []byte) (indexDoc, bool) {
+	var root message.Part
+	var h message.Headers
+	if len(structure) == 0 || json.Unmarshal(structure, &root) != nil {
+		return indexDoc{}, false
+	}
+	if len(headers) > 0 {
+		json.Unmarshal(headers, &h)
+	}
+	f, err := db.blobs.Open(blobID)
+	if err != nil {
+		return indexDoc{}, false
+	}
+	defer f.Close()
+	header, body, err := messageText(&root, &h, f, true)
+	if err != nil {
+		return indexDoc{}, false
+	}
+	return indexDoc{blobID: blobID, header: header, body: body}, true
+}
+
+// indexNow runs indexing rounds until the index has caught up (tests,
+// import tools).
+func (db *DB) indexNow(ctx context.Context) error {
+	for {
+		n, err := db.indexRound(ctx)
+		if err != nil || n < indexBatch {
+			return err
+		}
+	}
+}
