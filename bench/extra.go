@@ -10,7 +10,7 @@ import (
 // extraWorkloads are the IMAP and POP3 workloads.
 func extraWorkloads(full bool) []workload {
 	nPop := 1000
-	nAppend4k, nAppend1m := 300, 20
+	nAppend4k, nAppend1m := 100, 10
 	idleConns := 500
 	mixedOps := 200
 	if full {

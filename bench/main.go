@@ -49,7 +49,7 @@ func main() {
 	flag.StringVar(&c.jsonOut, "json", "", "also write the results as JSON to this file")
 	flag.StringVar(&c.svgOut, "svg", "", "also write a chart of the ratios as SVG to this file")
 	flag.BoolVar(&c.keep, "keep", false, "keep the temporary directory (logs, stores)")
-	flag.DurationVar(&c.timeout, "timeout", 0, "give up after this long (default 3m quick, 90m full)")
+	flag.DurationVar(&c.timeout, "timeout", 0, "give up after this long (default 10m quick, 120m full)")
 	flag.BoolVar(&c.verbose, "v", false, "log each run")
 	flag.BoolVar(&c.dovecot, "dovecot", true, "compare with Dovecot (false: postern alone)")
 	flag.StringVar(&c.workRoot, "dir", "", "parent of the temporary directory (default $TMPDIR)")
@@ -61,9 +61,9 @@ func main() {
 		}
 	}
 	if c.timeout == 0 {
-		c.timeout = 3 * time.Minute
+		c.timeout = 10 * time.Minute
 		if c.full {
-			c.timeout = 90 * time.Minute
+			c.timeout = 120 * time.Minute
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)

@@ -26,7 +26,7 @@ type workload struct {
 
 // workloads lists what a run measures; full mode uses the full sizes.
 func workloads(full bool) []workload {
-	n4k, n100k := 400, 100
+	n4k, n100k := 200, 40
 	if full {
 		n4k, n100k = 2000, 400
 	}
