@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -255,4 +256,63 @@ func TestCheckAndTransfer(t *testing.T) {
 	c.fails(2, "--user", "import", "--format", "mbox", out)
 	c.fails(1, `no account "nobody"`, "import", "--user", "nobody", "--format", "mbox", out)
 	c.fails(1, "", "export", "--user", "alice", "--format", "mbox", "--mailbox", "INBOX", out) // exists
+
+	// A lost message body is a problem check reports, exiting 1.
+	var blobs []string
+	filepath.WalkDir(filepath.Join(c.data, "blobs"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			blobs = append(blobs, p)
+		}
+		return nil
+	})
+	if len(blobs) == 0 {
+		t.Fatal("no blob files found")
+	}
+	if err := os.Remove(blobs[0]); err != nil {
+		t.Fatal(err)
+	}
+	r = c.run("", "check")
+	if r.code != 1 || !strings.Contains(r.stdout, "problem: ") || !strings.Contains(r.stderr, "--repair") {
+		t.Fatalf("check of a damaged store: %v", r)
+	}
+}
+
+func TestUserPlainEquivalent(t *testing.T) {
+	c := newCLI(t)
+	c.fails(2, "plain_secret_key_file", "user", "add", "alice", "--plain-equivalent")
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "plain.key")
+	if err := os.WriteFile(keyFile, []byte(strings.Repeat("ab", 32)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "postern.toml")
+	cfg := "[auth]\ncram_md5 = true\napop = true\nplain_secret_key_file = \"" + keyFile + "\"\n"
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.ok("", "--config", cfgPath, "config", "check", cfgPath)
+	c.ok("pw-for-cram\n", "--config", cfgPath, "user", "add", "alice", "--plain-equivalent", "--password-stdin")
+	st, err := sqlite.Open(t.Context(), c.data, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	acct, err := st.Account(t.Context(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acct.Secrets[auth.SecretPlainEquivalent] == "" || acct.Secrets[auth.SecretPassword] == "" {
+		t.Fatalf("secrets stored: %v", keys(acct.Secrets))
+	}
+	if strings.Contains(acct.Secrets[auth.SecretPlainEquivalent], "pw-for-cram") {
+		t.Fatal("password stored in clear")
+	}
+}
+
+func keys(m map[string]string) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }

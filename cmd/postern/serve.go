@@ -128,6 +128,9 @@ func (a *app) serve(cmd *cobra.Command, f serveFlags) error {
 		for {
 			select {
 			case <-runCtx.Done():
+				// A second SIGINT/SIGTERM during the shutdown kills the
+				// process at once (the default action).
+				signal.Reset(os.Interrupt, syscall.SIGTERM)
 				return
 			case <-hup:
 				log.Info("SIGHUP: reloading TLS certificates")

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net"
 	"os"
@@ -15,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/postern/postern/internal/server"
 )
 
 var (
@@ -239,5 +243,78 @@ func TestServeBadListener(t *testing.T) {
 	r = c.run("", "serve", "--imap", "nonsense")
 	if r.code != 1 || !strings.Contains(r.stderr, "listen.imap") {
 		t.Fatalf("bad address: %v", r)
+	}
+}
+
+// peerFingerprint handshakes with an implicit-TLS listener and returns the
+// server certificate's fingerprint.
+func peerFingerprint(t *testing.T, addr string) string {
+	t.Helper()
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatalf("handshake: %v", err)
+	}
+	defer c.Close()
+	return server.Fingerprint(c.ConnectionState().PeerCertificates[0].Raw)
+}
+
+// copyAtomic replaces dst with src's bytes by rename, as certificate tools
+// do.
+func copyAtomic(t *testing.T, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst+".new", b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(dst+".new", dst); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestServeSIGHUPReloadsCertificates(t *testing.T) {
+	c := newCLI(t)
+	dir := t.TempDir()
+	oldDir, newDir := filepath.Join(dir, "old"), filepath.Join(dir, "new")
+	for _, d := range []string{oldDir, newDir} {
+		if _, err := server.EnsureSelfSigned(d, "mail.example.org"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	certPath, keyPath := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	oldCert, oldKey := server.SelfSignedPaths(oldDir)
+	newCert, newKey := server.SelfSignedPaths(newDir)
+	copyAtomic(t, oldCert, certPath)
+	copyAtomic(t, oldKey, keyPath)
+	cfgPath := filepath.Join(dir, "postern.toml")
+	cfg := fmt.Sprintf("[tls]\nreload_interval = \"0s\"\n\n[[tls.certificate]]\ncert = %q\nkey = %q\n", certPath, keyPath)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd, addrs, _, stderr := c.startServe("  SHA-256 fingerprint", "--config", cfgPath, "--log-format", "json",
+		"--lmtp", "", "--imap", "", "--pop3", "", "--pop3s", "", "--imaps", "127.0.0.1:0")
+	fpOld := peerFingerprint(t, addrs["imaps"])
+
+	copyAtomic(t, newKey, keyPath)
+	copyAtomic(t, newCert, certPath)
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		if fp := peerFingerprint(t, addrs["imaps"]); fp != fpOld {
+			break
+		}
+		if i == 200 {
+			t.Fatalf("certificate not reloaded after SIGHUP; stderr:\n%s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code := stopServe(t, cmd, stderr); code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), `"msg":"reloaded TLS certificates"`) {
+		t.Fatalf("no JSON reload log line:\n%s", stderr.String())
 	}
 }

@@ -54,16 +54,32 @@ func (a *app) newPassword(fromStdin bool) (pw string, generated bool, err error)
 	return generatePassword(), true, nil
 }
 
-func setPassword(ctx context.Context, st store.Store, acct store.Account, pw string) error {
-	secrets, err := auth.HashPassword(pw)
+// setPassword stores the credential records of pw: the argon2id hash and
+// SCRAM keys, plus with plainEquivalent the encrypted copy CRAM-MD5 and
+// APOP need (auth.plain_secret_key_file).
+func setPassword(ctx context.Context, cfg config.Config, st store.Store, acct store.Account, pw string, plainEquivalent bool) error {
+	opts := auth.HashOptions{SCRAMIterations: cfg.Auth.SCRAMIterations}
+	if plainEquivalent {
+		key, err := cfg.PlainSecretKey()
+		if err != nil {
+			return err
+		}
+		if key == nil {
+			return usageError("--plain-equivalent needs auth.plain_secret_key_file in the configuration (--config)")
+		}
+		opts.PlainSecretKey = key
+	}
+	secrets, err := auth.HashPasswordWith(pw, opts)
 	if err != nil {
 		return err
 	}
 	return st.SetSecrets(ctx, acct.ID, secrets)
 }
 
+const plainEquivalentHelp = "also store the password encrypted for CRAM-MD5 and APOP (needs auth.plain_secret_key_file)"
+
 func (a *app) userAddCommand() *cobra.Command {
-	var fromStdin bool
+	var fromStdin, plainEq bool
 	cmd := &cobra.Command{
 		Use:   "add NAME",
 		Short: "Create an account (prints a generated password unless --password-stdin)",
@@ -78,7 +94,7 @@ printed; with it, the first line of standard input is the password.`,
 			if err != nil {
 				return err
 			}
-			return a.withStore(cmd.Context(), func(_ config.Config, st store.Store) error {
+			return a.withStore(cmd.Context(), func(cfg config.Config, st store.Store) error {
 				ctx := cmd.Context()
 				acct, err := st.CreateAccount(ctx, args[0])
 				if errors.Is(err, store.ErrAccountExists) {
@@ -87,7 +103,7 @@ printed; with it, the first line of standard input is the password.`,
 				if err != nil {
 					return err
 				}
-				if err := setPassword(ctx, st, acct, pw); err != nil {
+				if err := setPassword(ctx, cfg, st, acct, pw, plainEq); err != nil {
 					_ = st.DeleteAccount(ctx, acct.Name)
 					return err
 				}
@@ -100,6 +116,7 @@ printed; with it, the first line of standard input is the password.`,
 		},
 	}
 	cmd.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from the first line of standard input")
+	cmd.Flags().BoolVar(&plainEq, "plain-equivalent", false, plainEquivalentHelp)
 	return cmd
 }
 
@@ -146,7 +163,7 @@ func formatQuota(q store.Quota) string {
 }
 
 func (a *app) userPasswdCommand() *cobra.Command {
-	var fromStdin bool
+	var fromStdin, plainEq bool
 	cmd := &cobra.Command{
 		Use:   "passwd NAME",
 		Short: "Set an account's password (generated and printed unless --password-stdin)",
@@ -156,12 +173,12 @@ func (a *app) userPasswdCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.withStore(cmd.Context(), func(_ config.Config, st store.Store) error {
+			return a.withStore(cmd.Context(), func(cfg config.Config, st store.Store) error {
 				acct, err := lookupAccount(cmd.Context(), st, args[0])
 				if err != nil {
 					return err
 				}
-				if err := setPassword(cmd.Context(), st, acct, pw); err != nil {
+				if err := setPassword(cmd.Context(), cfg, st, acct, pw, plainEq); err != nil {
 					return err
 				}
 				fmt.Fprintf(a.stdout, "password of %s changed\n", acct.Name)
@@ -173,6 +190,7 @@ func (a *app) userPasswdCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from the first line of standard input")
+	cmd.Flags().BoolVar(&plainEq, "plain-equivalent", false, plainEquivalentHelp)
 	return cmd
 }
 

@@ -3,6 +3,31 @@
 // and, later, SMTP AUTH. It never sees a protocol's wire syntax: sessions
 // base64-decode client responses and hand the raw bytes in.
 //
+// Mechanisms (Service.Start; Service.Mechanisms lists those that can work
+// on a connection):
+//
+//   - SCRAM-SHA-256, SCRAM-SHA-1 (RFC 7677, RFC 5802) and their -PLUS
+//     variants with tls-exporter (RFC 9266) or tls-server-end-point (RFC
+//     5929) channel binding, checked against per-account SCRAM keys.
+//   - PLAIN (RFC 4616) and LOGIN: only over TLS or from a trusted network.
+//     A PLAIN authzid naming another account needs Config.MasterUsers.
+//   - EXTERNAL (RFC 4422 App. A): a TLS client certificate verified by the
+//     TLS layer, its CN or email SAN naming the account.
+//   - GSSAPI (RFC 4752): Kerberos 5 with the service keytab, mutual
+//     authentication (AP-REP), no security layer.
+//   - OAUTHBEARER (RFC 7628) and XOAUTH2: RS256/ES256 JWTs checked against a
+//     JWKS file, issuer, audience and expiry.
+//   - CRAM-MD5 (RFC 2195) and POP3 APOP (RFC 1939 §7): off by default; they
+//     need a plaintext-equivalent secret (see PlainEquivalentSecrets).
+//
+// Credential records (Accounts.Secrets) are made by HashPassword: an
+// argon2id hash and SCRAM keys, never the password. Imported Dovecot hashes
+// (ImportPasswdLine) are verified and upgraded at the next login.
+//
+// Failed logins are slowed per address and per login name (Throttle), an
+// unknown user gets the same answer after the same work as a wrong
+// password, and logs never carry passwords, hashes or tokens.
+//
 // A Service is safe for concurrent use by many sessions.
 package auth
 
@@ -80,4 +105,3 @@ type Exchange interface {
 	// Account is the authenticated account name once Next reported done.
 	Account() string
 }
-

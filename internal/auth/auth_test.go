@@ -213,7 +213,7 @@ func TestPlaintextRefusedWithoutTLS(t *testing.T) {
 		t.Errorf("CheckPassword on untrusted cleartext: %v", err)
 	}
 	for _, m := range []string{"PLAIN", "LOGIN"} {
-		if _, err := s.Start(ctx, untrusted, m); !errors.Is(err, ErrMechanism) {
+		if _, err := s.Start(ctx, untrusted, m); !errors.Is(err, ErrPlaintextRefused) {
 			t.Errorf("Start(%s) on untrusted cleartext: %v", m, err)
 		}
 	}

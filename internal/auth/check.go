@@ -5,6 +5,7 @@ import (
 	"errors"
 	"maps"
 	"net/netip"
+	"strings"
 )
 
 // CheckPassword verifies a username and password (IMAP LOGIN, POP3
@@ -17,37 +18,64 @@ func (s *Service) CheckPassword(ctx context.Context, c ConnInfo, username, passw
 	if !s.PlaintextAllowed(c) {
 		return "", ErrPlaintextRefused
 	}
-	addr := c.RemoteAddr()
-	if err := s.throttle.Wait(ctx, addr, username); err != nil {
+	g, err := s.gate(ctx, c, username)
+	if err != nil {
 		return "", err
 	}
-	locked := s.throttle.Locked(addr, username)
-	account, secrets, err := s.accounts.Secrets(ctx, username)
-	if err != nil {
+	if g.account == "" {
 		// Spend the same work as a real check so timing does not tell.
 		s.verify(s.dummySecrets(), password)
-		if !errors.Is(err, ErrUnknownUser) {
-			return "", err
-		}
-		s.failed(c, username, "unknown user")
+		s.failed(c, g.key, "unknown user")
 		return "", ErrFailed
 	}
-	ok, upgrade := s.verify(secrets, password)
-	if locked {
+	ok, upgrade := s.verify(g.secrets, password)
+	if g.locked {
 		// Locked accounts get the ordinary failure after the ordinary
 		// work, whatever the password.
-		s.failed(c, username, "account locked")
+		s.failed(c, g.key, "account locked")
 		return "", ErrFailed
 	}
 	if !ok {
-		s.failed(c, username, "wrong password")
+		s.failed(c, g.key, "wrong password")
 		return "", ErrFailed
 	}
-	s.throttle.Succeeded(addr, username)
+	s.succeeded(c.RemoteAddr(), g.key)
 	if upgrade {
-		s.upgradeSecrets(ctx, account, secrets, password)
+		s.upgradeSecrets(ctx, g.account, g.secrets, password)
 	}
-	return account, nil
+	return g.account, nil
+}
+
+// gated is what gate found out about a login name.
+type gated struct {
+	account string            // canonical account; "" for an unknown user
+	secrets map[string]string // its records
+	key     string            // what failures count against
+	locked  bool              // the lockout is in force for this address
+}
+
+// gate looks a login name up, then waits out the throttle and checks the
+// lockout. Failures count against the canonical account when there is one,
+// so that "alice", "Alice" and "alice@example.org" share one record; for an
+// unknown user, against the name as typed. err is a store error or the
+// context's.
+func (s *Service) gate(ctx context.Context, c ConnInfo, username string) (gated, error) {
+	account, secrets, err := s.accounts.Secrets(ctx, username)
+	if err != nil && !errors.Is(err, ErrUnknownUser) {
+		return gated{}, err
+	}
+	g := gated{account: account, secrets: secrets, key: strings.ToLower(username)}
+	if err != nil {
+		g.account, g.secrets = "", nil
+	} else {
+		g.key = strings.ToLower(account)
+	}
+	addr := c.RemoteAddr()
+	if err := s.throttle.Wait(ctx, addr, g.key); err != nil {
+		return gated{}, err
+	}
+	g.locked = s.throttle.Locked(addr, g.key)
+	return g, nil
 }
 
 // failed records a failed login and logs it (without the credentials).

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jcmturner/gofork/encoding/asn1"
 	"github.com/jcmturner/gokrb5/v8/asn1tools"
+	"github.com/jcmturner/gokrb5/v8/credentials"
 	krbcrypto "github.com/jcmturner/gokrb5/v8/crypto"
 	"github.com/jcmturner/gokrb5/v8/gssapi"
 	"github.com/jcmturner/gokrb5/v8/iana/chksumtype"
@@ -57,11 +58,25 @@ func newGSSAcceptor(cfg Config) (*gssAcceptor, error) {
 type gssState int
 
 const (
-	gssAwaitAPReq  gssState = iota // nothing received yet
-	gssAwaitEmpty                  // AP-REP sent; the client has no more context tokens
-	gssAwaitLayer                  // security-layer offer sent (RFC 4752 §3.1)
+	gssAwaitAPReq gssState = iota // nothing received yet
+	gssAwaitEmpty                 // AP-REP sent; the client has no more context tokens
+	gssAwaitLayer                 // security-layer offer sent (RFC 4752 §3.1)
 	gssDone
 )
+
+func (st gssState) String() string {
+	switch st {
+	case gssAwaitAPReq:
+		return "await-ap-req"
+	case gssAwaitEmpty:
+		return "await-empty"
+	case gssAwaitLayer:
+		return "await-layer"
+	case gssDone:
+		return "done"
+	}
+	return "unknown"
+}
 
 type gssExchange struct {
 	s     *Service
@@ -107,11 +122,16 @@ func (e *gssExchange) acceptContext(ctx context.Context, resp []byte) ([]byte, b
 		return nil, true, err
 	}
 	var tok spnego.KRB5Token
-	if err := tok.Unmarshal(resp); err != nil || !tok.IsAPReq() {
+	if err := safely(func() error { return tok.Unmarshal(resp) }); err != nil || !tok.IsAPReq() {
 		e.s.failed(e.c, "", "GSSAPI: not an AP-REQ token")
 		return nil, true, ErrMalformed
 	}
-	ok, creds, err := service.VerifyAPREQ(&tok.APReq, e.s.gss.settings)
+	var ok bool
+	var creds *credentials.Credentials
+	err := safely(func() (err error) {
+		ok, creds, err = service.VerifyAPREQ(&tok.APReq, e.s.gss.settings)
+		return err
+	})
 	if err != nil || !ok {
 		reason := "GSSAPI: AP-REQ refused"
 		if err != nil {
@@ -235,6 +255,17 @@ func (g *gssAcceptor) defaultRealm() string {
 	return ""
 }
 
+// safely runs a gokrb5 call on client-supplied bytes, turning a panic in
+// its decoders into an error: bad input must never crash the server.
+func safely(f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("kerberos decoder failed: %v", r)
+		}
+	}()
+	return f()
+}
+
 // encAPRepPart is EncAPRepPart of RFC 4120 §5.5.2, for marshalling.
 type encAPRepPart struct {
 	CTime     time.Time `asn1:"generalized,explicit,tag:0"`
@@ -326,7 +357,15 @@ func unwrapToken(key types.EncryptionKey, b []byte) ([]byte, error) {
 		}
 		return wt.Payload, nil
 	}
-	plain, err := krbcrypto.DecryptMessage(data, key, keyusage.GSSAPI_INITIATOR_SEAL)
+	et, err := krbcrypto.GetEtype(key.KeyType)
+	if err != nil || len(data) < et.GetConfounderByteSize()+et.GetHMACBitLength()/8+16 {
+		return nil, errors.New("sealed wrap token too short")
+	}
+	var plain []byte
+	err = safely(func() (err error) {
+		plain, err = krbcrypto.DecryptMessage(data, key, keyusage.GSSAPI_INITIATOR_SEAL)
+		return err
+	})
 	if err != nil {
 		return nil, errors.New("sealed wrap token does not decrypt")
 	}

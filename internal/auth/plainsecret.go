@@ -119,24 +119,30 @@ func (s *Service) CheckAPOP(ctx context.Context, c ConnInfo, user, timestamp, di
 // checkPlainEquivalent runs a check that needs the account's password in
 // the clear, with throttling and the same failure for every reason.
 func (s *Service) checkPlainEquivalent(ctx context.Context, c ConnInfo, user, mech string, match func(pw []byte) bool) (string, error) {
-	addr := c.RemoteAddr()
-	if err := s.throttle.Wait(ctx, addr, user); err != nil {
+	g, err := s.gate(ctx, c, user)
+	if err != nil {
 		return "", err
 	}
-	locked := s.throttle.Locked(addr, user)
-	account, secrets, err := s.accounts.Secrets(ctx, user)
-	if err != nil && !errors.Is(err, ErrUnknownUser) {
-		return "", err
+	secrets := g.secrets
+	if _, has := secrets[SecretPlainEquivalent]; !has {
+		// Decrypt a stand-in so that a missing user or record costs the
+		// same as a present one.
+		secrets = s.dummyPlain
 	}
 	pw, opted := openPlainEquivalent(secrets, s.cfg.PlainSecretKey)
-	ok := match(pw) && opted && err == nil
+	ok := match(pw) && opted && g.account != "" && !isDummy(secrets, s.dummyPlain)
 	clear(pw)
-	if !ok || locked {
-		s.failed(c, user, mech+" failed")
+	if !ok || g.locked {
+		s.failed(c, g.key, mech+" failed")
 		return "", ErrFailed
 	}
-	s.succeeded(addr, user)
-	return account, nil
+	s.succeeded(c.RemoteAddr(), g.key)
+	return g.account, nil
+}
+
+// isDummy reports whether secrets is the stand-in record.
+func isDummy(secrets, dummy map[string]string) bool {
+	return dummy != nil && secrets[SecretPlainEquivalent] == dummy[SecretPlainEquivalent]
 }
 
 // cramExchange is CRAM-MD5 (RFC 2195): the server sends a msg-id challenge,

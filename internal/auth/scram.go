@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"hash"
 	"strings"
 
@@ -69,7 +68,8 @@ type scramExchange struct {
 
 	ctx       context.Context // of the Next call running the lookup
 	conv      *scram.ServerConversation
-	user      string
+	user      string // the login name as sent
+	key       string // its throttle key (see Service.gate)
 	account   string
 	known     bool
 	lookupErr error
@@ -105,7 +105,7 @@ func (e *scramExchange) Next(ctx context.Context, resp []byte) ([]byte, bool, er
 			return nil, true, e.lookupErr
 		}
 		if err != nil {
-			e.s.failed(e.c, e.user, e.mech+": "+firstField(out))
+			e.s.failed(e.c, e.key, e.mech+": "+firstField(out))
 			return nil, true, ErrFailed
 		}
 		return []byte(out), false, nil
@@ -113,7 +113,7 @@ func (e *scramExchange) Next(ctx context.Context, resp []byte) ([]byte, bool, er
 	out, err := e.conv.Step(string(resp))
 	if err != nil || !e.conv.Valid() || !e.known {
 		// A channel-binding mismatch lands here too (e=channel-bindings-dont-match).
-		e.s.failed(e.c, e.user, e.mech+": "+firstField(out))
+		e.s.failed(e.c, e.key, e.mech+": "+firstField(out))
 		return nil, true, ErrFailed
 	}
 	account, err := e.s.authorize(ctx, e.c, e.user, e.account, e.conv.AuthzID())
@@ -121,7 +121,7 @@ func (e *scramExchange) Next(ctx context.Context, resp []byte) ([]byte, bool, er
 		return nil, true, err
 	}
 	e.account = account
-	e.s.succeeded(e.c.RemoteAddr(), e.user)
+	e.s.succeeded(e.c.RemoteAddr(), e.key)
 	return []byte(out), true, nil
 }
 
@@ -192,22 +192,16 @@ func parseGS2Flag(c1 string) (flag, cbType string, ok bool) {
 // lookup is the conversation's credential callback: it waits out the
 // throttle and returns the account's keys, or made-up keys.
 func (e *scramExchange) lookup(user string) (scram.StoredCredentials, error) {
-	e.user = user
-	ctx := e.ctx
-	addr := e.c.RemoteAddr()
-	if err := e.s.throttle.Wait(ctx, addr, user); err != nil {
+	e.user, e.key = user, strings.ToLower(user)
+	g, err := e.s.gate(e.ctx, e.c, user)
+	if err != nil {
 		e.lookupErr = err
 		return scram.StoredCredentials{}, err
 	}
-	locked := e.s.throttle.Locked(addr, user)
-	account, secrets, err := e.s.accounts.Secrets(ctx, user)
-	if err != nil && !errors.Is(err, ErrUnknownUser) {
-		e.lookupErr = err
-		return scram.StoredCredentials{}, err
-	}
-	if err == nil && !locked {
-		if k, perr := parseSCRAMKeys(secrets[e.secret], e.hf().Size()); perr == nil {
-			e.account, e.known = account, true
+	e.key = g.key
+	if g.account != "" && !g.locked {
+		if k, perr := parseSCRAMKeys(g.secrets[e.secret], e.hf().Size()); perr == nil {
+			e.account, e.known = g.account, true
 			return storedCredentials(k), nil
 		}
 	}

@@ -292,3 +292,31 @@ func TestSCRAMUnknownUserLooksLikeWrongPassword(t *testing.T) {
 		t.Errorf("unknown user: %v", err)
 	}
 }
+
+// BenchmarkSCRAMSHA256 is one full server-side SCRAM-SHA-256 exchange
+// (the client's PBKDF2 is cached by xdg-go/scram after the first run).
+func BenchmarkSCRAMSHA256(b *testing.B) {
+	accts := newMemAccounts()
+	accts.put("alice", mustHash(b, "wonderland"))
+	s, err := Open(accts, Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	cl, _ := scram.SHA256.NewClient("alice", "wonderland", "")
+	for b.Loop() {
+		conv := cl.NewConversation()
+		ex, _ := s.Start(ctx, loopback, "SCRAM-SHA-256")
+		msg, _ := conv.Step("")
+		for {
+			ch, done, err := ex.Next(ctx, []byte(msg))
+			if err != nil {
+				b.Fatal(err)
+			}
+			msg, _ = conv.Step(string(ch))
+			if done {
+				break
+			}
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -99,6 +100,9 @@ type Service struct {
 	dummy     map[string]string
 	// fakeSalt keys the made-up SCRAM salts of unknown users.
 	fakeSalt []byte
+	// dummyPlain is a plaintext-equivalent record of no account, opened
+	// in place of a missing one (CRAM-MD5, APOP).
+	dummyPlain map[string]string
 
 	gss  *gssAcceptor // nil without a keytab
 	jwks *keySet      // nil without a JWKS file
@@ -134,6 +138,7 @@ func Open(accounts Accounts, cfg Config) (*Service, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	cfg.PlainSecretKey = slices.Clone(cfg.PlainSecretKey)
 	s := &Service{
 		accounts:  accounts,
 		cfg:       cfg,
@@ -157,6 +162,9 @@ func Open(accounts Accounts, cfg Config) (*Service, error) {
 	if len(cfg.PlainSecretKey) != 0 && len(cfg.PlainSecretKey) != 32 {
 		errs = append(errs, errors.New("auth: plain secret key must be 32 bytes"))
 		s.cfg.PlainSecretKey = nil
+	}
+	if s.plainSecretsOn() {
+		s.dummyPlain, _ = PlainEquivalentSecrets(string(randomBytes(12)), s.cfg.PlainSecretKey)
 	}
 	switch strings.ToLower(cfg.ClientCertIdentity) {
 	case "", "cn", "email":
@@ -244,7 +252,10 @@ func (s *Service) Mechanisms(c ConnInfo) []string {
 }
 
 // Start begins a SASL exchange with the named mechanism (case-insensitive).
-// It returns ErrMechanism for a mechanism that Mechanisms(c) does not list.
+// It returns ErrPlaintextRefused for PLAIN, LOGIN, OAUTHBEARER and XOAUTH2
+// on a cleartext connection from an untrusted network (IMAP answers NO
+// [PRIVACYREQUIRED]), and ErrMechanism for any other mechanism that
+// Mechanisms(c) does not list.
 func (s *Service) Start(ctx context.Context, c ConnInfo, mechanism string) (Exchange, error) {
 	mech := strings.ToUpper(mechanism)
 	offered := false
@@ -255,6 +266,12 @@ func (s *Service) Start(ctx context.Context, c ConnInfo, mechanism string) (Exch
 		}
 	}
 	if !offered {
+		// Say why a mechanism that works elsewhere is refused here.
+		cleartextOnly := mech == "PLAIN" || mech == "LOGIN" ||
+			(s.jwks != nil && (mech == "OAUTHBEARER" || mech == "XOAUTH2"))
+		if cleartextOnly && !s.PlaintextAllowed(c) {
+			return nil, ErrPlaintextRefused
+		}
 		return nil, ErrMechanism
 	}
 	switch mech {

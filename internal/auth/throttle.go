@@ -97,7 +97,7 @@ func (t *Throttle) Delay(addr netip.Addr, user string) time.Duration {
 	defer t.mu.Unlock()
 	now := t.now()
 	d := t.delayFor(t.byAddr[addr], now)
-	if !t.isKnownGoodLocked(addr, user, now) {
+	if user != "" && !t.isKnownGoodLocked(addr, user, now) {
 		d = max(d, t.delayFor(t.byAccount[user], now))
 	}
 	return d
@@ -122,7 +122,8 @@ func (t *Throttle) Wait(ctx context.Context, addr netip.Addr, user string) error
 	return t.sleep(ctx, d)
 }
 
-// Failed records a failed login.
+// Failed records a failed login. user may be empty when the mechanism
+// failed before naming anyone.
 func (t *Throttle) Failed(addr netip.Addr, user string) {
 	user = strings.ToLower(user)
 	t.mu.Lock()
@@ -136,11 +137,15 @@ func (t *Throttle) Failed(addr netip.Addr, user string) {
 		f.last = now
 		return f
 	}
-	fa := bump(t.byAccount[user])
-	if t.lockAfter > 0 && fa.count >= t.lockAfter {
-		fa.lockedUntil = now.Add(t.lockFor)
+	// Failures without a name (a broken GSSAPI token) count per address
+	// only.
+	if user != "" {
+		fa := bump(t.byAccount[user])
+		if t.lockAfter > 0 && fa.count >= t.lockAfter {
+			fa.lockedUntil = now.Add(t.lockFor)
+		}
+		t.byAccount[user] = fa
 	}
-	t.byAccount[user] = fa
 	t.byAddr[addr] = bump(t.byAddr[addr])
 	if len(t.byAddr) > 100000 || len(t.byAccount) > 100000 || len(t.knownGood) > 100000 {
 		t.pruneLocked(now)

@@ -5,6 +5,7 @@ import (
 	"crypto/sha512"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -60,6 +61,16 @@ func TestBruteForceIsSlowed(t *testing.T) {
 		t.Errorf("delay curve: first %v, last %v, total %v", clk.slept[0], clk.slept[98], total)
 	}
 
+	// Spelling the name differently does not escape the account's record.
+	if d := s.throttle.Delay(netip.MustParseAddr("10.0.0.9"), "ALICE"); d == 0 {
+		t.Error("upper-case name escapes the account delay")
+	}
+	for i := range 3 {
+		_, _ = s.CheckPassword(ctx, conn(fmt.Sprintf("10.7.0.%d", i)), fmt.Sprintf("alice@domain%d.test", i), "guess")
+	}
+	if n := s.throttle.byAccount["alice"].count; n != 103 {
+		t.Errorf("alice's failure count %d, want 103 (domain variants count against the account)", n)
+	}
 	// The attacker's address is slowed for any name, even a right password.
 	if d := s.throttle.Delay(netip.MustParseAddr("10.6.6.6"), "bob"); d != 16*time.Second {
 		t.Errorf("attacker delay for another name: %v", d)

@@ -79,10 +79,42 @@ type TLS struct {
 	ReloadInterval Duration `toml:"reload_interval"`
 }
 
-// Auth configures authentication.
+// Auth configures authentication (package auth).
 type Auth struct {
 	// TrustedNetworks may send cleartext passwords without TLS.
 	TrustedNetworks []Prefix `toml:"trusted_networks"`
+	// MasterUsers may log in as any account by naming it as the
+	// authorization identity (SASL PLAIN authzid, SCRAM "a=").
+	MasterUsers []string `toml:"master_users"`
+	// SCRAMIterations is the PBKDF2 count for new SCRAM keys (0 = 4096).
+	SCRAMIterations int `toml:"scram_iterations"`
+	// PlainSecretKeyFile holds the 32-byte key (64 hex digits) that
+	// encrypts the password copies CRAM-MD5 and APOP need, for accounts
+	// that opted in (user add/passwd --plain-equivalent).
+	PlainSecretKeyFile string `toml:"plain_secret_key_file"`
+	// CRAMMD5 and APOP offer those mechanisms (they need the key file).
+	CRAMMD5 bool `toml:"cram_md5"`
+	APOP    bool `toml:"apop"`
+	// ClientCertIdentity says which field of a TLS client certificate
+	// names the account for SASL EXTERNAL: "cn" or "email".
+	ClientCertIdentity string `toml:"client_cert_identity"`
+	// Kerberos (GSSAPI): keytab file, service principal, client realms.
+	Keytab           string   `toml:"keytab"`
+	ServicePrincipal string   `toml:"service_principal"`
+	KerberosRealms   []string `toml:"kerberos_realms"`
+	// OAuth bearer tokens (OAUTHBEARER, XOAUTH2): the JSON Web Key Set
+	// that signs them and the claims checked.
+	JWKSFile          string `toml:"jwks_file"`
+	OAuthIssuer       string `toml:"oauth_issuer"`
+	OAuthAudience     string `toml:"oauth_audience"`
+	OAuthAccountClaim string `toml:"oauth_account_claim"`
+	// LockoutThreshold locks an account after that many failed logins in
+	// a row (0 = never), for LockoutDuration.
+	LockoutThreshold int      `toml:"lockout_threshold"`
+	LockoutDuration  Duration `toml:"lockout_duration"`
+	// MaxSessionsPerAccount caps concurrent sessions of one account
+	// (0 = no cap).
+	MaxSessionsPerAccount int `toml:"max_sessions_per_account"`
 }
 
 // Limits bound what clients may use (DESIGN.md §5).

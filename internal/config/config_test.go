@@ -43,6 +43,10 @@ func TestExampleParses(t *testing.T) {
 	// the empty domain list, the example is the defaults.
 	c.Auth.TrustedNetworks = nil
 	c.Domains = nil
+	if c.Auth.ClientCertIdentity != "cn" || c.Auth.OAuthAccountClaim != "email" || c.Auth.LockoutDuration.D() != 15*time.Minute {
+		t.Fatalf("auth example values %+v", c.Auth)
+	}
+	c.Auth = d.Auth
 	if !reflect.DeepEqual(c, d) {
 		t.Fatalf("example differs from defaults:\n%+v\n%+v", c, d)
 	}
@@ -164,6 +168,10 @@ func TestBadValues(t *testing.T) {
 		{"expire", "[pop3]\nexpire = \"sometimes\"\n", "pop3.expire", 2},
 		{"cert pair", "[[tls.certificate]]\ncert = \"a\"\n", "tls.certificate", 1},
 		{"table as value", "listen = 5\n", "listen", 1},
+		{"cert identity", "[auth]\nclient_cert_identity = \"serial\"\n", "auth.client_cert_identity", 2},
+		{"cram without key", "\n[auth]\ncram_md5 = true\n", "auth.plain_secret_key_file", 2},
+		{"scram iterations", "[auth]\nscram_iterations = 100\n", "auth.scram_iterations", 2},
+		{"lockout", "[auth]\nlockout_duration = \"-5m\"\n", "auth.lockout_duration", 2},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -222,4 +230,32 @@ func TestParseSize(t *testing.T) {
 func parseErr(src string) error {
 	_, err := Parse([]byte(src))
 	return err
+}
+
+func TestPlainSecretKey(t *testing.T) {
+	c := Default()
+	if k, err := c.PlainSecretKey(); k != nil || err != nil {
+		t.Fatalf("no file: %v %v", k, err)
+	}
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.key")
+	os.WriteFile(good, []byte(" "+strings.Repeat("0f", 32)+"\n"), 0o600)
+	c.Auth.PlainSecretKeyFile = good
+	if k, err := c.PlainSecretKey(); err != nil || len(k) != 32 || k[0] != 0x0f {
+		t.Fatalf("good key: %x %v", k, err)
+	}
+	for name, content := range map[string]string{"short.key": "abcd", "nothex.key": strings.Repeat("zz", 32)} {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(content), 0o600)
+		c.Auth.PlainSecretKeyFile = p
+		if _, err := c.PlainSecretKey(); err == nil || !strings.Contains(err.Error(), "auth.plain_secret_key_file") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	c.Auth.PlainSecretKeyFile = filepath.Join(dir, "missing")
+	c.Auth.Keytab = filepath.Join(dir, "missing.keytab")
+	errs := unwrapAll(c.CheckFiles())
+	if len(errs) != 2 || !strings.Contains(errs[1].Error(), "auth.keytab") {
+		t.Fatalf("CheckFiles: %v", errs)
+	}
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -55,6 +56,29 @@ func (c *Config) Validate() error {
 	if c.TLS.HandshakeTimeout <= 0 {
 		bad("tls.handshake_timeout", "must be positive")
 	}
+	a := &c.Auth
+	for i, u := range a.MasterUsers {
+		if strings.TrimSpace(u) == "" {
+			bad("auth.master_users", "entry %d is empty", i+1)
+		}
+	}
+	if a.SCRAMIterations != 0 && (a.SCRAMIterations < 4096 || a.SCRAMIterations > 10_000_000) {
+		bad("auth.scram_iterations", "must be 0 (default 4096) or between 4096 (RFC 7677) and 10000000")
+	}
+	if (a.CRAMMD5 || a.APOP) && a.PlainSecretKeyFile == "" {
+		bad("auth.plain_secret_key_file", "cram_md5 and apop need plain_secret_key_file")
+	}
+	switch strings.ToLower(a.ClientCertIdentity) {
+	case "", "cn", "email":
+	default:
+		bad("auth.client_cert_identity", "must be \"cn\" or \"email\", not %q", a.ClientCertIdentity)
+	}
+	if a.LockoutThreshold < 0 {
+		bad("auth.lockout_threshold", "must not be negative (0 = no lockout)")
+	}
+	if a.MaxSessionsPerAccount < 0 {
+		bad("auth.max_sessions_per_account", "must not be negative (0 = no limit)")
+	}
 	if c.Limits.MaxMessageSize < 1024 {
 		bad("limits.max_message_size", "must be at least 1K")
 	}
@@ -85,10 +109,24 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// CheckFiles reports certificate files that cannot be read (`postern config
-// check`; the server reports the same when it loads them).
+// CheckFiles reports certificate and key files that cannot be read
+// (`postern config check`; the server reports the same when it loads them).
 func (c *Config) CheckFiles() error {
 	var errs []error
+	if _, err := c.PlainSecretKey(); err != nil {
+		errs = append(errs, err)
+	}
+	for _, f := range []struct{ key, path string }{
+		{"auth.keytab", c.Auth.Keytab},
+		{"auth.jwks_file", c.Auth.JWKSFile},
+	} {
+		if f.path == "" {
+			continue
+		}
+		if _, err := os.Stat(f.path); err != nil {
+			errs = append(errs, &Error{Key: f.key, Msg: err.Error()})
+		}
+	}
 	for i, p := range c.TLS.Certificates {
 		for _, f := range []string{p.Cert, p.Key} {
 			if _, err := os.Stat(f); err != nil {
@@ -97,6 +135,23 @@ func (c *Config) CheckFiles() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// PlainSecretKey reads auth.plain_secret_key_file: 64 hex digits (blank
+// space around them ignored). It returns nil when no file is configured.
+func (c *Config) PlainSecretKey() ([]byte, error) {
+	if c.Auth.PlainSecretKeyFile == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(c.Auth.PlainSecretKeyFile)
+	if err != nil {
+		return nil, &Error{Key: "auth.plain_secret_key_file", Msg: err.Error()}
+	}
+	key, err := hex.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil || len(key) != 32 {
+		return nil, &Error{Key: "auth.plain_secret_key_file", Msg: "file must hold 64 hex digits (create it with: openssl rand -hex 32)"}
+	}
+	return key, nil
 }
 
 // IsUnixSocket reports whether an LMTP address names a unix socket, and

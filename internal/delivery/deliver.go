@@ -28,7 +28,15 @@ type envelope struct {
 	// withReturnPath false leaves the Return-Path header out (local
 	// delivery with no known sender).
 	withReturnPath bool
-	targets        []target
+	// received is a Received trace field (with its CRLF) placed after the
+	// per-recipient headers; "" for none.
+	received string
+	targets  []target
+}
+
+// header is the block prepended to the copy for one recipient.
+func (env *envelope) header(deliveredTo string) []byte {
+	return append(traceHeader(env.sender, env.withReturnPath, deliveredTo), env.received...)
 }
 
 // bodyError marks an error that came from reading the message body (client
@@ -98,7 +106,7 @@ func deliverEnvelope(ctx context.Context, st store.Store, env envelope, body io.
 	stageErr := make([]error, len(copies))
 	body = io.LimitReader(body, maxBody+1)
 	if len(copies) == 1 {
-		prefix := traceHeader(env.sender, env.withReturnPath, copies[0].deliveredTo)
+		prefix := env.header(copies[0].deliveredTo)
 		cr := &countingReader{r: body}
 		staged[0], stageErr[0] = st.Stage(ctx, io.MultiReader(bytes.NewReader(prefix), cr), stageLimit(prefix, maxBody))
 		if cr.err != nil {
@@ -124,7 +132,7 @@ func deliverEnvelope(ctx context.Context, st store.Store, env envelope, body io.
 			go func() {
 				defer wg.Done()
 				defer func() { <-sem }()
-				prefix := traceHeader(env.sender, env.withReturnPath, t.deliveredTo)
+				prefix := env.header(t.deliveredTo)
 				r := io.MultiReader(bytes.NewReader(prefix), io.NewSectionReader(spool, 0, size))
 				staged[j], stageErr[j] = st.Stage(ctx, r, stageLimit(prefix, maxBody))
 			}()

@@ -282,8 +282,9 @@ func TestLMTPGarbageCommands(t *testing.T) {
 	if reps := c.deliverOne("s@example.net", []string{"ann@example.org"}, testMessage("g", "fine\r\n")); len(reps) != 1 || reps[0].code != 250 {
 		t.Fatalf("after garbage: %v", reps)
 	}
-	// An over-long command line closes the connection (go-smtp's limit).
-	c.send("NOOP " + strings.Repeat("x", 5000))
+	// An over-long command line gets 500 and the connection closes.
+	go c.conn.Write([]byte("NOOP " + strings.Repeat("x", maxLineLength+10) + "\r\n"))
+	c.expect(500, "5.4.0")
 	c.expectClosed()
 }
 
@@ -463,4 +464,52 @@ func TestLMTPRsetDiscards(t *testing.T) {
 	if uids, _ := e.inboxMessages("ann"); len(uids) != 0 {
 		t.Fatalf("ann has %d messages", len(uids))
 	}
+}
+
+func TestLMTPLongLines(t *testing.T) {
+	t.Parallel()
+	e := startServer(t, Options{MaxMessageSize: 8 << 20}, false, "ann")
+	c := dialGreeted(t, e.addr)
+	c.lhlo()
+	// A 200 KiB line (Postfix rebuilds long lines on delivery) is kept.
+	long := strings.Repeat("L", 200<<10)
+	msg := testMessage("long", long+"\r\n")
+	if reps := c.deliverOne("s@example.net", []string{"ann@example.org"}, msg); len(reps) != 1 || reps[0].code != 250 {
+		t.Fatalf("200 KiB line: %v", reps)
+	}
+	_, bodies := e.inboxMessages("ann")
+	if len(bodies) != 1 || !bytes.HasSuffix(bodies[0], []byte(msg)) {
+		t.Fatal("long line not stored intact")
+	}
+	// Past the line limit: a permanent 554 5.6.0, then the connection
+	// closes; nothing is stored.
+	c.send("MAIL FROM:<s@example.net>", "RCPT TO:<ann@example.org>", "DATA")
+	c.expect(250)
+	c.expect(250)
+	c.expect(354)
+	go c.conn.Write([]byte(dotStuff(testMessage("huge", strings.Repeat("H", 2<<20)+"\r\n"))))
+	c.expect(554, "5.6.0")
+	c.expectClosed()
+	if uids, _ := e.inboxMessages("ann"); len(uids) != 1 {
+		t.Fatalf("ann has %d messages, want 1", len(uids))
+	}
+}
+
+// go-smtp closes a connection after more than three unrecognised commands;
+// up to three the session continues.
+func TestLMTPTooManyErrors(t *testing.T) {
+	t.Parallel()
+	e := startServer(t, Options{}, false, "ann")
+	c := dialGreeted(t, e.addr)
+	c.lhlo()
+	for i := 0; i < 3; i++ {
+		c.send("FROB command")
+		c.expect(500, "5.5.2")
+	}
+	c.send("NOOP")
+	c.expect(250)
+	c.send("BOGUS again") // mangled: 501
+	c.expect(501, "5.5.2")
+	c.expect(500, "5.5.1") // too many errors
+	c.expectClosed()
 }

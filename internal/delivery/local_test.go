@@ -63,6 +63,7 @@ func TestReplyFor(t *testing.T) {
 		{store.ErrTooLarge, false, 552, smtp.EnhancedCode{5, 3, 4}},
 		{&bodyError{store.ErrTooLarge}, false, 552, smtp.EnhancedCode{5, 3, 4}},
 		{&bodyError{smtp.ErrDataTooLarge}, false, 552, smtp.EnhancedCode{5, 3, 4}},
+		{&bodyError{smtp.ErrTooLongLine}, false, 554, smtp.EnhancedCode{5, 6, 0}},
 		{&bodyError{io.ErrUnexpectedEOF}, false, 451, smtp.EnhancedCode{4, 3, 0}},
 		{&bodyError{smtp.ErrDataReset}, false, 451, smtp.EnhancedCode{4, 3, 0}},
 		{store.ErrTemporary, false, 451, smtp.EnhancedCode{4, 3, 0}},

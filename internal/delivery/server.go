@@ -48,6 +48,12 @@ const (
 	// maxRecipients bounds RCPT commands per transaction; more get
 	// 452 4.5.3 (RFC 5321 §4.5.3.1.10) and the client retries them later.
 	maxRecipients = 1000
+	// maxLineLength bounds a line, in commands and in the message body
+	// alike (go-smtp applies one limit to both). Commands are held in
+	// memory whole, so it is bounded; it is far above RFC 5321's 1000
+	// octets because MTAs such as Postfix rebuild long body lines on
+	// delivery. Longer body lines get 554 5.6.0 and the connection closes.
+	maxLineLength = 1 << 20
 	// shutdownPoll is how often Shutdown looks for connections that went
 	// idle so it can close them.
 	shutdownPoll = 20 * time.Millisecond
@@ -94,7 +100,7 @@ type Server struct {
 	spoolDir string
 
 	nextID   atomic.Uint64
-	inflight sync.WaitGroup // deliveries inside Stage/Append
+	inflight atomic.Int64 // deliveries inside Stage/Append
 
 	mu      sync.Mutex
 	closing bool
@@ -141,6 +147,7 @@ func (s *Server) newProtocolServer(lmtp bool) *smtp.Server {
 	ps.Domain = s.opts.Hostname
 	ps.MaxMessageBytes = s.opts.MaxMessageSize
 	ps.MaxRecipients = maxRecipients
+	ps.MaxLineLength = maxLineLength
 	ps.ReadTimeout = s.opts.ReadTimeout
 	ps.WriteTimeout = s.opts.WriteTimeout
 	// RFC 6531: addresses and headers may be UTF-8; the store keeps bytes.
@@ -199,39 +206,48 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		go func() { done <- ps.Shutdown(ctx) }()
 	}
 	var firstErr error
+	timedOut := false
 	pending := 2
 	tick := time.NewTicker(shutdownPoll)
 	defer tick.Stop()
-	for pending > 0 {
+	for pending > 0 && !timedOut {
 		s.closeIdle()
 		select {
 		case err := <-done:
 			pending--
-			if err != nil && !errors.Is(err, smtp.ErrServerClosed) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) && firstErr == nil {
+			switch {
+			case err == nil, errors.Is(err, smtp.ErrServerClosed):
+			case errors.Is(err, ctx.Err()) && ctx.Err() != nil:
+				timedOut = true
+			case firstErr == nil:
 				firstErr = err
 			}
 		case <-tick.C:
 		case <-ctx.Done():
-			s.closeAll()
-			s.cancel()
-			s.waitInflight(5 * time.Second)
-			return ctx.Err()
+			timedOut = true
 		}
+	}
+	if timedOut {
+		s.closeAll()
+		s.cancel()
+		s.waitInflight(5 * time.Second)
+		return ctx.Err()
 	}
 	s.waitInflight(5 * time.Second)
 	return firstErr
 }
 
-// waitInflight waits for store calls in progress, at most limit.
+// waitInflight waits for store calls in progress, at most limit. (A
+// counter polled rather than a WaitGroup: deliveries may still start while
+// it waits.)
 func (s *Server) waitInflight(limit time.Duration) {
-	ch := make(chan struct{})
-	go func() { s.inflight.Wait(); close(ch) }()
-	t := time.NewTimer(limit)
-	defer t.Stop()
-	select {
-	case <-ch:
-	case <-t.C:
-		s.log.Warn("delivery shutdown: store calls still running")
+	deadline := time.Now().Add(limit)
+	for s.inflight.Load() > 0 {
+		if time.Now().After(deadline) {
+			s.log.Warn("delivery shutdown: store calls still running", "count", s.inflight.Load())
+			return
+		}
+		time.Sleep(shutdownPoll)
 	}
 }
 

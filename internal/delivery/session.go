@@ -4,6 +4,8 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,6 +28,8 @@ type session struct {
 	mu       sync.Mutex
 	sender   string
 	mailSize int64 // SIZE= from MAIL, 0 when not given
+	utf8     bool  // MAIL had SMTPUTF8 (RFC 6531)
+	helo     string
 	rcpts    []string
 	targets  []target
 }
@@ -68,9 +72,10 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 	}
 	ss.mu.Lock()
 	ss.sender = from
-	ss.mailSize = 0
+	ss.mailSize, ss.utf8 = 0, false
+	ss.helo = ss.raw.Hostname() // read here, on the connection's goroutine
 	if opts != nil {
-		ss.mailSize = opts.Size
+		ss.mailSize, ss.utf8 = opts.Size, opts.UTF8
 	}
 	ss.mu.Unlock()
 	ss.setBusy(true)
@@ -173,18 +178,21 @@ func (ss *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 // success), or one reply for all when the body could not be read.
 func (ss *session) deliver(r io.Reader) ([]string, []*smtp.SMTPError, error) {
 	ss.mu.Lock()
-	sender, rcpts, targets := ss.sender, ss.rcpts, ss.targets
+	sender, rcpts, targets, utf8, helo := ss.sender, ss.rcpts, ss.targets, ss.utf8, ss.helo
 	ss.mu.Unlock()
 	ss.setBusy(true)
 	srv := ss.srv
 	srv.inflight.Add(1)
-	defer srv.inflight.Done()
+	defer srv.inflight.Add(-1)
 
 	body := r
 	if ss.conn != nil {
 		body = &deadlineReader{r: r, conn: ss.conn, timeout: srv.opts.ReadTimeout}
 	}
 	env := envelope{sender: sender, withReturnPath: true, targets: targets}
+	if !ss.lmtp {
+		env.received = ss.received(helo, utf8, time.Now())
+	}
 	results, errs, err := deliverEnvelope(srv.ctx, srv.opts.Store, env, body, srv.opts.MaxMessageSize, srv.spoolDir)
 	if err != nil {
 		reply := replyFor(err, !ss.lmtp)
@@ -214,11 +222,33 @@ func (ss *session) deliver(r io.Reader) ([]string, []*smtp.SMTPError, error) {
 	return rcpts, replies, nil
 }
 
+// received is the Received trace field the SMTP listener must add (RFC
+// 5321 §4.4; "UTF8SMTP" is RFC 6531 §3.7.7's protocol name). LMTP leaves it
+// to the MTA in front, which has already written one.
+func (ss *session) received(helo string, utf8 bool, now time.Time) string {
+	proto := "ESMTP"
+	if utf8 {
+		proto = "UTF8SMTP"
+	}
+	remote := "unknown"
+	if a, ok := ss.raw.Conn().RemoteAddr().(*net.TCPAddr); ok {
+		remote = "[" + a.IP.String() + "]"
+	}
+	helo = sanitizeHeaderValue(strings.Map(func(r rune) rune {
+		if r == '(' || r == ')' || r == ' ' {
+			return '_'
+		}
+		return r
+	}, helo))
+	return "Received: from " + helo + " (" + remote + ")\r\n\tby " + sanitizeHeaderValue(ss.srv.opts.Hostname) +
+		" with " + proto + ";\r\n\t" + now.Format(time.RFC1123Z) + "\r\n"
+}
+
 // Reset ends the transaction (RSET, after DATA, or a new greeting).
 func (ss *session) Reset() {
 	ss.mu.Lock()
 	ss.sender = ""
-	ss.mailSize = 0
+	ss.mailSize, ss.utf8 = 0, false
 	ss.rcpts = nil
 	ss.targets = nil
 	ss.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/postern/postern/internal/store"
 )
@@ -37,9 +38,17 @@ func TestSMTPRelayRefused(t *testing.T) {
 	c.send("QUIT")
 	c.expect(221)
 	_, bodies := e.inboxMessages("ann")
-	want := "Return-Path: <spammer@example.net>\r\nDelivered-To: ann@example.org\r\n" + msg
-	if len(bodies) != 1 || string(bodies[0]) != want {
-		t.Fatalf("stored %q, want %q", bodies, want)
+	// SMTP adds its Received trace field (RFC 5321 §4.4) after the
+	// delivery headers.
+	head := "Return-Path: <spammer@example.net>\r\nDelivered-To: ann@example.org\r\n" +
+		"Received: from client.test ([127.0.0.1])\r\n\tby mx.test with ESMTP;\r\n\t"
+	if len(bodies) != 1 || !strings.HasPrefix(string(bodies[0]), head) || !strings.HasSuffix(string(bodies[0]), "\r\n"+msg) {
+		t.Fatalf("stored %q, want %q + date + %q", bodies, head, msg)
+	}
+	date := strings.TrimPrefix(string(bodies[0]), head)
+	date = date[:strings.Index(date, "\r\n")]
+	if _, err := time.Parse(time.RFC1123Z, date); err != nil {
+		t.Errorf("Received date %q: %v", date, err)
 	}
 }
 

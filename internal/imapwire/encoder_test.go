@@ -62,7 +62,7 @@ func TestEncoderPicksForm(t *testing.T) {
 // roundTrip encodes s and decodes it back as an astring.
 func roundTrip(s string, utf8 bool) (string, bool) {
 	out := encode(utf8, func(e *Encoder) { e.AString(s) })
-	d := NewDecoder(bufio.NewReader(strings.NewReader(out + "\r\n")), Limits{})
+	d := NewDecoder(bufio.NewReader(strings.NewReader(out+"\r\n")), Limits{})
 	d.Continue = func() error { return nil }
 	var got string
 	ok := d.AString(&got)

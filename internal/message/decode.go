@@ -64,9 +64,11 @@ func (f *base64Filter) Read(p []byte) (int, error) {
 // "=XX" escapes, soft line breaks ("=" at the end of a line, also before
 // bare LF), trailing white space dropped; anything malformed passes through.
 type qpReader struct {
-	br  *bufio.Reader
-	out []byte // decoded, not yet returned
-	err error
+	br    *bufio.Reader
+	out   []byte // decoded, not yet returned
+	carry []byte // undecoded tail of a long line ("=" or "=X")
+	line  []byte // scratch for carry + next piece
+	err   error
 }
 
 func (q *qpReader) Read(p []byte) (int, error) {
@@ -74,13 +76,22 @@ func (q *qpReader) Read(p []byte) (int, error) {
 		if q.err != nil {
 			return 0, q.err
 		}
-		line, err := q.br.ReadSlice('\n')
+		piece, err := q.br.ReadSlice('\n')
+		line := piece
+		if len(q.carry) > 0 {
+			q.line = append(append(q.line[:0], q.carry...), piece...)
+			line = q.line
+			q.carry = q.carry[:0]
+		}
 		if errors.Is(err, bufio.ErrBufferFull) {
-			err = nil
-			// A long line: decode this piece; keep a trailing partial
-			// escape for the next round by decoding it as literal text
-			// (rare, and harmless for search and previews).
-			q.out = qpDecode(q.out[:0], line, false)
+			// A long line arrives in pieces: decode this one, but keep an
+			// escape cut in two for the next round.
+			cut := len(line)
+			if i := bytes.LastIndexByte(line, '='); i >= 0 && i >= len(line)-2 {
+				cut = i
+			}
+			q.carry = append(q.carry, line[cut:]...)
+			q.out = qpDecode(q.out[:0], line[:cut], false)
 			continue
 		}
 		q.err = err

@@ -177,3 +177,29 @@ func BenchmarkCRLFReader(b *testing.B) {
 		}
 	}
 }
+
+func FuzzHeaderValues(f *testing.F) {
+	for _, s := range []string{
+		"Tue, 1 Jul 2003 10:52:37 +0200", "[Fwd: Re: [x] Hello] (fwd)", `attachment; filename*0*=utf-8''%E2; filename*1=x`,
+		"=?utf-8?q?a?= =?ISO-2022-JP?B?GyRCRnxLXDhsGyhC?=", "<a@b> <c@d> e@f", "text/plain; (c) charset=\"us-ascii\"",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if d, ok := ParseDate(s); ok && d.IsZero() {
+			t.Fatalf("zero date accepted for %q", s)
+		}
+		if base, _ := BaseSubject(s); len(base) > len(s) {
+			t.Fatalf("base subject grew: %q -> %q", s, base)
+		}
+		v, params := parseMIMEHeader(s)
+		if len(v) > len(s) {
+			t.Fatalf("media type grew")
+		}
+		checkBalanced(t, appendParams(nil, params))
+		_ = decodeWords(s)
+		_ = msgIDs(s)
+		_ = HTMLToText(s)
+		FirstAddress(s)
+	})
+}

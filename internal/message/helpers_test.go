@@ -135,9 +135,9 @@ func TestTransferDecoder(t *testing.T) {
 		t.Errorf("KnownTransferEncoding")
 	}
 	// A QP line longer than the reader's buffer.
-	long := strings.Repeat("=41", 3000)
+	long := strings.Repeat("=41", 3000) // crosses the 4 KiB buffer mid-escape
 	got, _ := io.ReadAll(NewTransferDecoder("quoted-printable", strings.NewReader(long)))
-	if len(got) < 2990 || strings.Trim(string(got), "A=41") != "" {
+	if string(got) != strings.Repeat("A", 3000) {
 		t.Errorf("long QP line decoded to %d octets", len(got))
 	}
 }

@@ -19,7 +19,7 @@ func parseMIMEHeader(s string) (value string, params [][2]string) {
 	for p.i < len(s) && s[p.i] != ';' && s[p.i] != '(' {
 		p.i++
 	}
-	value = strings.ToLower(strings.Join(strings.Fields(s[start:p.i]), ""))
+	value = asciiLower(strings.Join(strings.Fields(s[start:p.i]), ""))
 	var raw [][2]string
 	for p.i < len(s) {
 		p.skipCFWS()
@@ -51,7 +51,7 @@ func parseMIMEHeader(s string) (value string, params [][2]string) {
 			}
 			v = stripComments(s[vs:p.i])
 		}
-		raw = append(raw, [2]string{strings.ToLower(name), v})
+		raw = append(raw, [2]string{asciiLower(name), v})
 	}
 	return value, joinRFC2231(raw)
 }
@@ -276,4 +276,32 @@ func stripComments(v string) string {
 		}
 	}
 	return strings.Trim(sb.String(), " \t\r\n")
+}
+
+// asciiLower lower-cases ASCII letters only, leaving other octets (even
+// invalid UTF-8) untouched, unlike strings.ToLower.
+func asciiLower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if c := b[j]; c >= 'A' && c <= 'Z' {
+					b[j] = c + 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
+}
+
+// asciiUpper upper-cases ASCII letters only.
+func asciiUpper(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'a' && c <= 'z' {
+			b[i] = c - 'a' + 'A'
+		}
+	}
+	return string(b)
 }

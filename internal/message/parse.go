@@ -315,7 +315,7 @@ func (ps *parser) describe(p *Part, f *entityFields, digest bool) {
 	if f.encoding.ok {
 		enc, _ := parseMIMEHeader(f.encoding.v)
 		if enc != "" {
-			p.Encoding = strings.ToUpper(enc)
+			p.Encoding = asciiUpper(enc)
 		}
 	}
 	p.ID = f.id.v

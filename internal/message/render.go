@@ -84,7 +84,7 @@ func appendBody(dst []byte, p *Part, ext bool) []byte {
 			dst = appendBody(dst, c, ext)
 		}
 		dst = append(dst, ' ')
-		dst = AppendIMAPString(dst, strings.ToUpper(p.Subtype))
+		dst = AppendIMAPString(dst, asciiUpper(p.Subtype))
 		if ext {
 			dst = append(dst, ' ')
 			dst = appendParams(dst, p.Params)
@@ -97,9 +97,9 @@ func appendBody(dst []byte, p *Part, ext bool) []byte {
 		// Only possible for a Part not made by Parse; keep the grammar.
 		typ, sub = "application", "octet-stream"
 	}
-	dst = AppendIMAPString(dst, strings.ToUpper(typ))
+	dst = AppendIMAPString(dst, asciiUpper(typ))
 	dst = append(dst, ' ')
-	dst = AppendIMAPString(dst, strings.ToUpper(sub))
+	dst = AppendIMAPString(dst, asciiUpper(sub))
 	dst = append(dst, ' ')
 	dst = appendParams(dst, p.Params)
 	dst = append(dst, ' ')
@@ -146,7 +146,7 @@ func appendExt(dst []byte, p *Part) []byte {
 		dst = append(dst, "NIL"...)
 	} else {
 		dst = append(dst, '(')
-		dst = AppendIMAPString(dst, strings.ToUpper(p.Disposition))
+		dst = AppendIMAPString(dst, asciiUpper(p.Disposition))
 		dst = append(dst, ' ')
 		dst = appendParams(dst, p.DispositionParams)
 		dst = append(dst, ')')
@@ -181,7 +181,7 @@ func appendParams(dst []byte, params [][2]string) []byte {
 		if i > 0 {
 			dst = append(dst, ' ')
 		}
-		name, value := strings.ToUpper(kv[0]), kv[1]
+		name, value := asciiUpper(kv[0]), kv[1]
 		if !isASCII(value) && utf8.ValidString(value) && !strings.HasSuffix(name, "*") {
 			name += "*"
 			value = "utf-8''" + percentEncode(value)

@@ -56,11 +56,18 @@ type Headers struct {
 // the stored message.
 type Part struct {
 	// MIME type, lower case ("text", "plain"). Defaults per RFC 2045 when
-	// absent: text/plain (message/rfc822 inside multipart/digest).
+	// absent or invalid: text/plain (message/rfc822 inside
+	// multipart/digest). A multipart or message/rfc822 part nested deeper
+	// than MaxNesting, and a message/rfc822 part with a base64 or
+	// quoted-printable encoding, is parsed as an opaque
+	// application/octet-stream leaf. A multipart whose boundary never
+	// occurs gets one implicit text/plain child spanning its body.
 	Type    string `json:"t"`
 	Subtype string `json:"st"`
 	// Params are Content-Type parameters in header order, names lower case,
-	// values decoded per RFC 2231 where needed.
+	// values decoded per RFC 2231 where needed (continuations joined,
+	// charset converted to UTF-8). A text/* part without a charset gets
+	// ("charset", "us-ascii") appended (RFC 2046 §4.1.2).
 	Params      [][2]string `json:"p,omitempty"`
 	ID          string      `json:"id,omitempty"`
 	Description string      `json:"d,omitempty"`
@@ -75,11 +82,14 @@ type Part struct {
 
 	// HeaderStart..BodyStart is this part's MIME header (including the blank
 	// line that ends it); BodyStart..End is its body. For the root part
-	// HeaderStart..BodyStart is the message header.
+	// HeaderStart..BodyStart is the message header. Inside a multipart the
+	// CRLF before a boundary line belongs to the delimiter, not the part
+	// (RFC 2046 §5.1.1). See Section for IMAP part numbers.
 	HeaderStart int64 `json:"hs"`
 	BodyStart   int64 `json:"bs"`
 	End         int64 `json:"end"`
-	// Lines is the number of lines in the body (text/* and message/rfc822).
+	// Lines is the number of lines in the body (text/* and message/rfc822):
+	// its LFs, plus one for a last line without a line end.
 	Lines int64 `json:"l,omitempty"`
 
 	// Children are the sub-parts of a multipart, or for message/rfc822 the

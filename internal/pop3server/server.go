@@ -122,17 +122,17 @@ func New(opts Options) *Server {
 	}
 }
 
-// ErrServerClosed is returned by Serve after Shutdown.
-var ErrServerClosed = errors.New("pop3server: server closed")
-
-// Serve accepts connections on l until l is closed (then it returns nil) or
-// Shutdown is called (ErrServerClosed). A listener yielding *tls.Conn gives
-// implicit TLS (POP3S, RFC 8314).
+// Serve accepts connections on l until l is closed or Shutdown is called;
+// then it returns nil. Other accept errors are returned. A listener
+// yielding *tls.Conn gives implicit TLS (POP3S, RFC 8314); the handshake
+// runs in the session's goroutine.
 func (s *Server) Serve(l net.Listener) error {
-	if s.closing.Load() {
-		return ErrServerClosed
-	}
 	s.mu.Lock()
+	if s.closing.Load() {
+		s.mu.Unlock()
+		l.Close()
+		return nil
+	}
 	s.listeners[l] = struct{}{}
 	s.mu.Unlock()
 	defer func() {
@@ -144,10 +144,7 @@ func (s *Server) Serve(l net.Listener) error {
 	for {
 		c, err := l.Accept()
 		if err != nil {
-			if s.closing.Load() {
-				return ErrServerClosed
-			}
-			if errors.Is(err, net.ErrClosed) {
+			if s.closing.Load() || errors.Is(err, net.ErrClosed) {
 				return nil
 			}
 			var ne net.Error
@@ -165,7 +162,7 @@ func (s *Server) Serve(l net.Listener) error {
 		if s.closing.Load() {
 			s.mu.Unlock()
 			c.Close()
-			return ErrServerClosed
+			return nil
 		}
 		s.sessions[sess] = struct{}{}
 		s.wg.Add(1)

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -239,5 +240,42 @@ func TestRemoteIP(t *testing.T) {
 	}
 	if a := remoteIP(nil); a.IsValid() {
 		t.Fatal("nil address valid")
+	}
+}
+
+func TestListenUnixSocket(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lmtp")
+	// A stale socket file (its process died) is replaced.
+	stale, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale.SetUnlinkOnClose(false)
+	stale.Close()
+	ln, err := listen("unix:"+path, true)
+	if err != nil {
+		t.Fatalf("over a stale socket: %v", err)
+	}
+	defer ln.Close()
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o666 {
+		t.Fatalf("socket mode: %v %v", fi, err)
+	}
+	// A socket in use by a live listener is left alone.
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	if _, err := listen(path, true); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("over a live socket: %v", err)
+	}
+	// Unix sockets are for LMTP only.
+	if l, err := listen(path+"2", false); err == nil {
+		l.Close()
+		t.Fatal("a unix path was accepted for a TCP listener")
 	}
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"strings"
@@ -21,18 +22,12 @@ type protocols struct {
 	dlv  *delivery.Server
 }
 
-func newProtocols(s *Server) *protocols {
-	c := &s.cfg
-	var trusted []netip.Prefix
-	if c.Auth.TrustedNetworks != nil {
-		trusted = make([]netip.Prefix, 0, len(c.Auth.TrustedNetworks))
-		for _, p := range c.Auth.TrustedNetworks {
-			trusted = append(trusted, p.Prefix)
-		}
+func newProtocols(s *Server) (*protocols, error) {
+	authSvc, err := newAuth(s)
+	if err != nil {
+		return nil, err
 	}
-	authSvc := auth.New(store.CredentialSource{Store: s.store, UnknownUser: auth.ErrUnknownUser}, auth.Config{
-		TrustedNetworks: trusted,
-	})
+	c := &s.cfg
 	maxSize := int64(c.Limits.MaxMessageSize)
 	return &protocols{
 		imap: imapserver.New(imapserver.Options{
@@ -63,7 +58,7 @@ func newProtocols(s *Server) *protocols {
 			ReadTimeout:    c.Limits.LMTPTimeout.D(),
 			WriteTimeout:   c.Limits.LMTPTimeout.D(),
 		}),
-	}
+	}, nil
 }
 
 func (p *protocols) serveIMAP(l net.Listener) error { return p.imap.Serve(l) }
@@ -74,4 +69,46 @@ func (p *protocols) serveSMTP(l net.Listener) error { return p.dlv.ServeSMTP(l) 
 // services lists the servers to shut down.
 func (p *protocols) services() []service {
 	return []service{p.imap, p.pop3, p.dlv}
+}
+
+// newAuth builds the auth service of the configuration. A key file, keytab
+// or JWKS that cannot be loaded is an error: the server does not start with
+// a mechanism silently missing.
+func newAuth(s *Server) (*auth.Service, error) {
+	a := &s.cfg.Auth
+	var trusted []netip.Prefix
+	if a.TrustedNetworks != nil {
+		trusted = make([]netip.Prefix, 0, len(a.TrustedNetworks))
+		for _, p := range a.TrustedNetworks {
+			trusted = append(trusted, p.Prefix)
+		}
+	}
+	key, err := s.cfg.PlainSecretKey()
+	if err != nil {
+		return nil, err
+	}
+	svc, err := auth.Open(store.CredentialSource{Store: s.store, UnknownUser: auth.ErrUnknownUser}, auth.Config{
+		TrustedNetworks:       trusted,
+		MasterUsers:           a.MasterUsers,
+		PlainSecretKey:        key,
+		EnableCRAMMD5:         a.CRAMMD5,
+		EnableAPOP:            a.APOP,
+		SCRAMIterations:       a.SCRAMIterations,
+		ClientCertIdentity:    a.ClientCertIdentity,
+		KeytabFile:            a.Keytab,
+		ServicePrincipal:      a.ServicePrincipal,
+		KerberosRealms:        a.KerberosRealms,
+		JWKSFile:              a.JWKSFile,
+		OAuthIssuer:           a.OAuthIssuer,
+		OAuthAudience:         a.OAuthAudience,
+		OAuthAccountClaim:     a.OAuthAccountClaim,
+		LockoutThreshold:      a.LockoutThreshold,
+		LockoutDuration:       a.LockoutDuration.D(),
+		MaxSessionsPerAccount: a.MaxSessionsPerAccount,
+		Logger:                s.log.With("component", "auth"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	return svc, nil
 }

@@ -94,7 +94,9 @@ func New(opts Options) (*Server, error) {
 	}
 	s.certs = certs
 	s.tlsCfg = certs.TLSConfig(s.cfg.TLS.MinVersion)
-	s.protos = newProtocols(s)
+	if s.protos, err = newProtocols(s); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -174,7 +176,17 @@ func listen(addr string, unixOK bool) (net.Listener, error) {
 			}
 			_ = os.Remove(path)
 		}
-		return net.Listen("unix", path)
+		ln, err := net.Listen("unix", path)
+		if err != nil {
+			return nil, err
+		}
+		// Any local process may connect, as to an LMTP port on localhost;
+		// restrict the directory holding the socket to narrow that.
+		if err := os.Chmod(path, 0o666); err != nil {
+			ln.Close()
+			return nil, err
+		}
+		return ln, nil
 	}
 	return net.Listen("tcp", addr)
 }

@@ -148,7 +148,63 @@ func TestServerRunAndShutdown(t *testing.T) {
 		t.Fatalf("inbox after LMTP: %v %v", refs, err)
 	}
 
+	// A delivery in progress when the shutdown starts still finishes (or
+	// gets a temporary error): never a silent loss.
+	dc, err := net.DialTimeout("tcp", addrs["smtp"], 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dc.Close()
+	dc.SetDeadline(time.Now().Add(20 * time.Second))
+	br := bufio.NewReader(dc)
+	expect := func(prefix string) string {
+		t.Helper()
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				t.Fatalf("smtp: waiting for %s: %v", prefix, err)
+			}
+			if len(line) >= 4 && line[3] == '-' {
+				continue
+			}
+			if !strings.HasPrefix(line, prefix) {
+				t.Fatalf("smtp: got %q, want %s", line, prefix)
+			}
+			return line
+		}
+	}
+	expect("220")
+	for _, step := range []struct{ cmd, want string }{
+		{"EHLO client.example.org", "250"},
+		{"MAIL FROM:<bob@example.org>", "250"},
+		{"RCPT TO:<alice@localhost>", "250"},
+		{"DATA", "354"},
+	} {
+		if _, err := dc.Write([]byte(step.cmd + "\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		expect(step.want)
+	}
+	if _, err := dc.Write([]byte("Subject: in flight\r\n\r\nfirst half\r\n")); err != nil {
+		t.Fatal(err)
+	}
+
 	cancel()
+	time.Sleep(100 * time.Millisecond) // let the shutdown begin
+	if _, err := dc.Write([]byte("second half\r\n.\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	reply, err := br.ReadString('\n')
+	if err != nil {
+		t.Fatalf("in-flight delivery got no reply: %v", err)
+	}
+	if !strings.HasPrefix(reply, "250") && !strings.HasPrefix(reply, "4") {
+		t.Fatalf("in-flight delivery: %q", reply)
+	}
+	if refs, _ := st.MessageRefs(ctx, acct.ID, inbox.ID); strings.HasPrefix(reply, "250") != (len(refs) == 2) {
+		t.Fatalf("reply %q but inbox holds %d messages", reply, len(refs))
+	}
+
 	select {
 	case err := <-done:
 		if err != nil {

@@ -18,7 +18,7 @@ func benchMbox(b *testing.B, n int) []byte {
 	mw := newMboxWriter(&buf)
 	body := "Subject: bench\r\nFrom: a@example.org\r\n\r\n" + strings.Repeat("From a line that needs quoting and some text.\r\n", 80)
 	for i := 0; i < n; i++ {
-		if _, err := mw.writeMessage("a@example.org", time.Unix(1e9, 0), mboxMetaLines([]string{`\Seen`, "work"}, "\n"), strings.NewReader(body), false); err != nil {
+		if _, err := mw.writeMessage("a@example.org", time.Unix(1e9, 0), mboxMetaLines([]string{`\Seen`, "work"}, "\n", 1, ""), strings.NewReader(body), false); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -53,7 +53,7 @@ func BenchmarkMboxWrite(b *testing.B) {
 	body := "Subject: bench\r\nFrom: a@example.org\r\n\r\n" + strings.Repeat("From a line that needs quoting and some text.\r\n", 80)
 	b.SetBytes(int64(len(body)))
 	mw := newMboxWriter(io.Discard)
-	meta := mboxMetaLines([]string{`\Seen`, "work"}, "\n")
+	meta := mboxMetaLines([]string{`\Seen`, "work"}, "\n", 1, "")
 	for i := 0; i < b.N; i++ {
 		if _, err := mw.writeMessage("a@example.org", time.Unix(1e9, 0), meta, strings.NewReader(body), false); err != nil {
 			b.Fatal(err)

@@ -69,3 +69,25 @@ func (l *lineReader) next() (frag []byte, start, complete bool, err error) {
 func isBlankLine(line []byte) bool {
 	return len(line) == 1 && line[0] == '\n' || len(line) == 2 && line[0] == '\r' && line[1] == '\n'
 }
+
+// raw returns up to max bytes as they come, ignoring lines (an mboxcl2
+// body). The slice is valid until the next call.
+func (l *lineReader) raw(max int64) ([]byte, error) {
+	if l.br.Buffered() == 0 {
+		if _, err := l.br.Peek(1); err != nil {
+			return nil, err
+		}
+	}
+	n := l.br.Buffered()
+	if int64(n) > max {
+		n = int(max)
+	}
+	p, err := l.br.Peek(n)
+	if err != nil {
+		return nil, err
+	}
+	l.br.Discard(n)
+	l.consumed += int64(n)
+	l.lineStart = p[n-1] == '\n'
+	return p, nil
+}

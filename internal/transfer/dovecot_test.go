@@ -92,8 +92,9 @@ func TestSubscriptionsFile(t *testing.T) {
 }
 
 func TestMboxMeta(t *testing.T) {
-	block := "From: a@b\nStatus: RO\nX-Status: AFTD\nX-Keywords: $Junk, work\n  later\nX-UID: 7\nX-Mozilla-Status: 1001\nSubject: s\n\n"
-	kept, flags := filterMboxMeta([]byte(block), false)
+	block := "From: a@b\nX-IMAPbase: 1600000000 0000000012 $Junk work\nStatus: RO\nX-Status: AFTD\nX-Keywords: $Junk, work\n  later\nX-UID: 7\nX-Mozilla-Status: 1001\nSubject: s\n\n"
+	kept, meta := filterMboxMeta([]byte(block), false)
+	flags := meta.flags
 	if string(kept) != "From: a@b\nSubject: s\n\n" {
 		t.Errorf("kept = %q", kept)
 	}
@@ -101,15 +102,18 @@ func TestMboxMeta(t *testing.T) {
 	if !slices.Equal(flags, want) {
 		t.Errorf("flags = %q, want %q", flags, want)
 	}
+	if meta.uid != 7 || meta.uidValidity != 1600000000 || meta.uidNext != 12 {
+		t.Errorf("uid state = %+v", meta)
+	}
 	kept, _ = filterMboxMeta([]byte(block), true)
 	if string(kept) != block {
 		t.Errorf("keep changed the header: %q", kept)
 	}
-	lines := string(mboxMetaLines([]string{`\Seen`, `\Flagged`, "work", `\Deleted`}, "\n"))
-	if lines != "Status: RO\nX-Status: FD\nX-Keywords: work\n" {
+	lines := string(mboxMetaLines([]string{`\Seen`, `\Flagged`, "work", `\Deleted`}, "\n", 3, "5 0000000009 work"))
+	if lines != "X-IMAPbase: 5 0000000009 work\nX-UID: 3\nStatus: RO\nX-Status: FD\nX-Keywords: work\n" {
 		t.Errorf("meta lines = %q", lines)
 	}
-	if lines := string(mboxMetaLines(nil, "\r\n")); lines != "Status: O\r\n" {
+	if lines := string(mboxMetaLines(nil, "\r\n", 0, "")); lines != "Status: O\r\n" {
 		t.Errorf("no flags = %q", lines)
 	}
 }

@@ -206,6 +206,23 @@ func safeFileName(s string) string {
 	return strings.ReplaceAll(s, "\x00", "_")
 }
 
+// mboxIMAPBase is the X-IMAPbase value for a mailbox's first message:
+// UIDVALIDITY, UIDNEXT (ten digits, as Dovecot writes it) and every keyword
+// in use, since Dovecot reads only keywords listed there.
+func mboxIMAPBase(mb store.Mailbox, refs []store.MessageRef) string {
+	base := fmt.Sprintf("%d %010d", mb.UIDValidity, mb.UIDNext)
+	seen := make(map[string]bool)
+	for _, r := range refs {
+		for _, f := range r.Flags {
+			if !strings.HasPrefix(f, `\`) && !seen[strings.ToLower(f)] {
+				seen[strings.ToLower(f)] = true
+				base += " " + f
+			}
+		}
+	}
+	return base
+}
+
 func (ex *exporter) exportMboxFile(ctx context.Context, mb store.Mailbox, path string) error {
 	refs, err := ex.st.MessageRefs(ctx, ex.acct.ID, mb.ID)
 	if err != nil {
@@ -221,6 +238,7 @@ func (ex *exporter) exportMboxFile(ctx context.Context, mb store.Mailbox, path s
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
 	mw := newMboxWriter(tmp)
+	imapBase := mboxIMAPBase(mb, refs)
 	err = ex.eachMessage(ctx, mb, refs, func(m exportMessage) error {
 		body, crlf, err := ex.openBody(ctx, m)
 		if err != nil {
@@ -231,7 +249,8 @@ func (ex *exporter) exportMboxFile(ctx context.Context, mb store.Mailbox, path s
 		if crlf {
 			eol = "\r\n"
 		}
-		n, err := mw.writeMessage(m.sender, m.date, mboxMetaLines(m.flags, eol), body, crlf)
+		n, err := mw.writeMessage(m.sender, m.date, mboxMetaLines(m.flags, eol, m.uid, imapBase), body, crlf)
+		imapBase = "" // first message only
 		if err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}

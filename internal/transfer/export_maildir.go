@@ -81,8 +81,7 @@ func writeFile(path string, fn func(*bufio.Writer) error) error {
 }
 
 // keywordTable picks the (at most 26) keywords a folder can name: the most
-// used ones, numbered in order of first use. $Forwarded is the P flag and
-// needs no letter.
+// used ones, numbered in order of first use.
 func keywordTable(refs []store.MessageRef) ([]string, map[string]int) {
 	type kw struct {
 		name         string
@@ -92,7 +91,7 @@ func keywordTable(refs []store.MessageRef) ([]string, map[string]int) {
 	var all []*kw
 	for _, r := range refs {
 		for _, f := range r.Flags {
-			if strings.HasPrefix(f, `\`) || strings.EqualFold(f, keywordForwarded) {
+			if strings.HasPrefix(f, `\`) {
 				continue
 			}
 			k := byLower[strings.ToLower(f)]

@@ -84,7 +84,9 @@ func TestImportDovecotMaildir(t *testing.T) {
 	st := openStore(t)
 	acct := mustCreateAccount(t, st, "dave")
 	root := filepath.Join(t.TempDir(), "Maildir")
-	msg := func(subject string) string { return "From: x@example.org\nSubject: " + subject + "\n\nbody of " + subject + "\n" }
+	msg := func(subject string) string {
+		return "From: x@example.org\nSubject: " + subject + "\n\nbody of " + subject + "\n"
+	}
 	t1 := time.Unix(1700000001, 0)
 	writeTestFile(t, filepath.Join(root, "cur", "1700000001.M1P1.host,S=100,W=104:2,S"), msg("one"), t1)
 	// An APPEND with an older date: mtime before the name's time.
@@ -265,5 +267,37 @@ func TestImportForeignMbox(t *testing.T) {
 	rep, err = Import(ctx, st, ImportOptions{Account: "frank", Format: FormatMbox, Path: notMbox, Mailbox: "X"})
 	if !errors.Is(err, ErrNotMbox) || rep.Messages != 0 {
 		t.Errorf("not an mbox: %+v %v", rep, err)
+	}
+
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := Import(canceled, st, ImportOptions{Account: "frank", Format: FormatMbox, Path: dupPath, Mailbox: "Canceled"}); !errors.Is(err, context.Canceled) {
+		t.Errorf("canceled import: %v", err)
+	}
+	if _, err := Import(ctx, st, ImportOptions{Account: "frank", Path: dupPath}); !errors.Is(err, ErrNoFormat) {
+		t.Errorf("no format: %v", err)
+	}
+}
+
+func TestImportLargeMessage(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	mustCreateAccount(t, st, "gina")
+	big := "Subject: big\n\n" + strings.Repeat("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\n", (spoolMemory/64)+5000)
+	mbox := "From a Mon Jan  2 15:04:05 2006\n" + big + "\nFrom a Mon Jan  2 15:04:05 2006\nSubject: small\n\nx\n"
+	path := filepath.Join(t.TempDir(), "big")
+	writeTestFile(t, path, mbox, time.Time{})
+	rep, err := Import(ctx, st, ImportOptions{Account: "gina", Format: FormatMbox, Path: path})
+	if err != nil || rep.Messages != 2 {
+		t.Fatalf("%+v %v", rep, err)
+	}
+	_, msgs := mailboxMessages(t, st, "gina", "INBOX")
+	if len(msgs) != 2 || msgs[0].raw != strings.ReplaceAll(big, "\n", "\r\n") {
+		t.Fatalf("big message changed: %d messages, first %d bytes", len(msgs), len(msgs[0].raw))
+	}
+	// Past MaxMessageSize a message fails alone.
+	rep, err = Import(ctx, st, ImportOptions{Account: "gina", Format: FormatMbox, Path: path, Mailbox: "Limited", MaxMessageSize: 1 << 20})
+	if err != nil || rep.Messages != 1 || rep.Failed != 1 {
+		t.Fatalf("limited: %+v %v", rep, err)
 	}
 }

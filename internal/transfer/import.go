@@ -71,11 +71,10 @@ func (im *importer) importMboxFile(ctx context.Context, f mboxFile) error {
 		return err
 	}
 	defer file.Close()
-	t, err := im.target(ctx, f.mailbox, nil)
-	if err != nil {
-		return err
-	}
-	im.log.Info("importing mbox", "file", f.path, "mailbox", t.name)
+	im.log.Info("importing mbox", "file", f.path, "mailbox", f.mailbox)
+	// The target is made at the first message: its X-IMAPbase may carry
+	// the UIDVALIDITY to keep.
+	var t *target
 	sp := newMboxSplitter(file, im.opts.MboxVariant)
 	var reported int64
 	for {
@@ -90,13 +89,26 @@ func (im *importer) importMboxFile(ctx context.Context, f mboxFile) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", f.path, err)
 		}
-		body, flags, err := readMboxMeta(msg.Body, im.opts.KeepMetaHeaders)
+		body, meta, err := readMboxMeta(msg.Body, im.opts.KeepMetaHeaders)
 		if err != nil {
 			return fmt.Errorf("%s: %w", f.path, err)
 		}
+		if t == nil {
+			var ul *uidList
+			if meta.uidValidity != 0 {
+				ul = &uidList{UIDValidity: meta.uidValidity, NextUID: meta.uidNext}
+			}
+			if t, err = im.target(ctx, f.mailbox, ul); err != nil {
+				return err
+			}
+		}
 		_, date, _ := parseFromLine(msg.From)
 		what := fmt.Sprintf("%s at offset %d", f.path, msg.Offset)
-		if err := im.add(ctx, t, body, flags, date, 0, what); err != nil {
+		uid := meta.uid
+		if !t.keepUIDs {
+			uid = 0
+		}
+		if err := im.add(ctx, t, body, meta.flags, date, uid, what); err != nil {
 			return err
 		}
 		// The splitter has read this message and the next From_ line.
@@ -107,6 +119,11 @@ func (im *importer) importMboxFile(ctx context.Context, f mboxFile) error {
 		reported = sp.Consumed()
 	}
 	im.prog.Add(0, f.size-reported)
+	if t == nil { // no messages: the mailbox still comes
+		if _, err := im.target(ctx, f.mailbox, nil); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -20,20 +20,26 @@ import (
 // UIDPreserver is an optional capability of a store.Store: keeping the
 // UIDVALIDITY and UIDs a mailbox had on another server, so IMAP clients
 // moved from Dovecot keep their caches instead of downloading everything
-// again. Import uses it when the store implements it.
+// again. Import uses it when the store implements it, in this order per
+// mailbox: ImportMailbox, AppendWithUIDs for the messages with known UIDs
+// (ascending), RaiseUIDNext to the old server's UIDNEXT, then plain Append
+// for messages without a UID (so they never get a UID the old server had
+// already handed out).
 type UIDPreserver interface {
 	// ImportMailbox returns mailbox name of account with UIDVALIDITY
-	// uidValidity and UIDNEXT at least uidNext, creating it (and missing
-	// parents) when needed. An existing mailbox qualifies when it has
-	// never held a message (its UIDVALIDITY is then replaced) or already
-	// has uidValidity (its UIDNEXT is raised to uidNext if lower);
+	// uidValidity, creating it (and missing parents) when needed. An
+	// existing mailbox qualifies when it has never held a message (UIDNEXT
+	// 1; its UIDVALIDITY is then replaced) or already has uidValidity;
 	// otherwise ImportMailbox fails with store.ErrMailboxExists.
-	ImportMailbox(ctx context.Context, account store.AccountID, name string, uidValidity uint32, uidNext store.UID) (store.Mailbox, error)
+	ImportMailbox(ctx context.Context, account store.AccountID, name string, uidValidity uint32) (store.Mailbox, error)
 	// AppendWithUIDs is Append where reqs[i] gets UID uids[i]. Within one
 	// mailbox the UIDs are ascending and at least the mailbox's UIDNEXT;
-	// UIDNEXT becomes the highest UID + 1 when that is more. A request
-	// whose UID is too low fails alone, in its AppendResult.Err.
+	// UIDNEXT becomes the highest UID + 1. A request whose UID is too low
+	// fails alone, in its AppendResult.Err.
 	AppendWithUIDs(ctx context.Context, reqs []store.AppendRequest, uids []store.UID) ([]store.AppendResult, error)
+	// RaiseUIDNext sets the mailbox's UIDNEXT to uidNext when that is
+	// higher; it never lowers it.
+	RaiseUIDNext(ctx context.Context, account store.AccountID, mailbox store.MailboxID, uidNext store.UID) error
 }
 
 // spoolMemory is how much of one message import keeps in memory; the rest
@@ -75,6 +81,10 @@ type target struct {
 	// next such append may use.
 	keepUIDs bool
 	minUID   store.UID
+	// oldUIDNext is the old server's UIDNEXT, set on the mailbox
+	// (raised) before the first message without a known UID.
+	oldUIDNext store.UID
+	raised     bool
 
 	queue []queued
 	bytes int64
@@ -146,9 +156,10 @@ func (im *importer) target(ctx context.Context, name string, ul *uidList) (*targ
 	if ul != nil {
 		if up, ok := im.st.(UIDPreserver); ok {
 			isNew := errors.Is(err, store.ErrNoMailbox)
-			kmb, kerr := up.ImportMailbox(ctx, im.acct.ID, name, ul.UIDValidity, store.UID(ul.NextUID))
+			kmb, kerr := up.ImportMailbox(ctx, im.acct.ID, name, ul.UIDValidity)
 			if kerr == nil && kmb.UIDValidity == ul.UIDValidity {
 				mb, err, t.keepUIDs, created = kmb, nil, true, isNew
+				t.oldUIDNext = store.UID(ul.NextUID)
 				im.rep.UIDsKept = append(im.rep.UIDsKept, name)
 			} else {
 				im.log.Info("cannot keep UIDs", "mailbox", name, "uidvalidity", ul.UIDValidity, "err", kerr)
@@ -311,10 +322,35 @@ func (im *importer) complete(ctx context.Context) error {
 			return err
 		}
 	}
+	if q.uid == 0 {
+		if err := im.raiseUIDNext(ctx, t); err != nil {
+			return err
+		}
+	}
 	t.queue = append(t.queue, q)
 	t.bytes += staged.Size
 	if len(t.queue) >= batchMessages || t.bytes >= batchBytes {
 		return im.flush(ctx, t)
+	}
+	return nil
+}
+
+// raiseUIDNext gives a mailbox that keeps UIDs the old server's UIDNEXT,
+// once, after the messages with known UIDs are appended.
+func (im *importer) raiseUIDNext(ctx context.Context, t *target) error {
+	if !t.keepUIDs || t.raised {
+		return nil
+	}
+	t.raised = true
+	if err := im.flush(ctx, t); err != nil {
+		return err
+	}
+	if t.oldUIDNext == 0 {
+		return nil
+	}
+	t.minUID = max(t.minUID, t.oldUIDNext)
+	if err := im.st.(UIDPreserver).RaiseUIDNext(ctx, im.acct.ID, t.mb.ID, t.oldUIDNext); err != nil {
+		return fmt.Errorf("mailbox %q: %w", t.name, err)
 	}
 	return nil
 }
@@ -378,6 +414,9 @@ func (im *importer) finish(ctx context.Context) error {
 	}
 	for _, t := range im.targets {
 		if err := im.flush(ctx, t); err != nil {
+			return err
+		}
+		if err := im.raiseUIDNext(ctx, t); err != nil {
 			return err
 		}
 	}

@@ -18,6 +18,9 @@ import (
 //	D Draft  → \Draft       R Replied → \Answered
 //	F Flagged → \Flagged    S Seen    → \Seen
 //	P Passed → $Forwarded   T Trashed → \Deleted
+//
+// Export writes $Forwarded both as P and as a keyword letter, since
+// Dovecot does not read P.
 
 // maxMaildirKeywords is how many keywords one folder can name (a..z).
 const maxMaildirKeywords = 26
@@ -81,7 +84,12 @@ func formatMaildirInfo(flags []string, keywordIndex map[string]int) (info string
 		case `\flagged`:
 			letters = append(letters, 'F')
 		case strings.ToLower(keywordForwarded):
+			// P for mutt and the Maildir spec; Dovecot ignores P, so the
+			// keyword gets its letter too when the folder has one.
 			letters = append(letters, 'P')
+			if k, ok := keywordIndex[strings.ToLower(f)]; ok && k < maxMaildirKeywords {
+				letters = append(letters, byte('a'+k))
+			}
 		case `\answered`:
 			letters = append(letters, 'R')
 		case `\seen`:

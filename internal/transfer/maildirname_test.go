@@ -64,8 +64,8 @@ func FuzzMaildirName(f *testing.F) {
 	f.Add("x;2,zzzz::2,")
 	f.Add(":2,")
 	f.Add("1:1,2,S")
-	keywords := []string{"k0", "k1", "k2", "$Junk", "", "k5"}
-	index := map[string]int{"k0": 0, "k1": 1, "k2": 2, "$junk": 3, "k5": 5}
+	keywords := []string{"k0", "k1", "k2", "$Junk", "", "k5", "$Forwarded"}
+	index := map[string]int{"k0": 0, "k1": 1, "k2": 2, "$junk": 3, "k5": 5, "$forwarded": 6}
 	f.Fuzz(func(t *testing.T, name string) {
 		base, info := splitMaildirName(name)
 		if info != "" && !strings.HasPrefix(name, base) {

@@ -17,15 +17,20 @@ import (
 //	X-Keywords: keywords separated by spaces or commas
 //	X-Mozilla-Status: Thunderbird's hex bit field (1 read, 2 replied,
 //	  4 marked, 8 expunged, 0x1000 forwarded), X-Mozilla-Keys: keywords
+//	X-IMAPbase: <uidvalidity> <uidnext> <keywords> (first message only),
+//	X-UID: <uid>   Dovecot's and UW-IMAP's UID state
 //
 // These are the conventions of mutt, Dovecot's mbox and Thunderbird. Import
 // reads them into flags and removes them, together with the other
-// mailbox-state fields (X-Mozilla-Status2, X-UID, X-IMAP, X-IMAPbase), so a
-// message imported from an mbox has the bytes it had before a mail program
-// stored it. Export adds Status, X-Status and X-Keywords at the end of the
-// header; import removes them again, so import(export(x)) is x. The one
-// case that does not round-trip is a message whose own header (as sent)
-// carried one of these fields: it is dropped on import.
+// mailbox-state fields (X-Mozilla-Status2, X-IMAP), so a message imported
+// from an mbox has the bytes it had before a mail program stored it; with
+// a UIDPreserver store X-IMAPbase and X-UID keep UIDVALIDITY and UIDs.
+// Export adds X-IMAPbase, X-UID, Status, X-Status and X-Keywords at the end
+// of the header (so Dovecot reads the flags, keywords and UIDs too); import
+// removes them again, so import(export(x)) is x. The one case that does not
+// round-trip is a message whose own header (as sent) carried one of these
+// fields: it is dropped on import. Content-Length (which mboxcl2 writers
+// add, see mboxSplitter) is kept: a message may carry its own.
 
 // maxHeaderBlock bounds the header block import inspects; a larger header
 // is passed through untouched (and yields no flags).
@@ -41,10 +46,19 @@ func mboxMetaField(name string) bool {
 	return false
 }
 
+// mboxMeta is the mailbox state an mbox message's header carries.
+type mboxMeta struct {
+	flags []string
+	// uid is X-UID; uidValidity and uidNext come from X-IMAPbase, which
+	// Dovecot (and UW-IMAP) put in the first message of a file.
+	uid                  uint32
+	uidValidity, uidNext uint32
+}
+
 // readMboxMeta reads the header block of a message from r, collects the
-// flags its mailbox-state fields carry and returns a reader for the message
+// state its mailbox-state fields carry and returns a reader for the message
 // without those fields (with them, when keep is set).
-func readMboxMeta(r io.Reader, keep bool) (io.Reader, []string, error) {
+func readMboxMeta(r io.Reader, keep bool) (io.Reader, mboxMeta, error) {
 	lr := newLineReader(r, 8<<10)
 	var block []byte
 	for {
@@ -53,27 +67,27 @@ func readMboxMeta(r io.Reader, keep bool) (io.Reader, []string, error) {
 			break
 		}
 		if err != nil {
-			return nil, nil, err
+			return nil, mboxMeta{}, err
 		}
 		block = append(block, frag...)
 		if start && complete && isBlankLine(frag) {
 			break
 		}
 		if len(block) > maxHeaderBlock {
-			return io.MultiReader(bytes.NewReader(block), lr.br), nil, nil
+			return io.MultiReader(bytes.NewReader(block), lr.br), mboxMeta{}, nil
 		}
 	}
-	kept, flags := filterMboxMeta(block, keep)
-	return io.MultiReader(bytes.NewReader(kept), lr.br), flags, nil
+	kept, meta := filterMboxMeta(block, keep)
+	return io.MultiReader(bytes.NewReader(kept), lr.br), meta, nil
 }
 
 // filterMboxMeta splits a header block into fields (a field is a line and
 // the lines starting with white space that continue it, RFC 5322 §2.2.3),
 // reads the mailbox-state ones into flags and drops them unless keep.
-func filterMboxMeta(block []byte, keep bool) ([]byte, []string) {
+func filterMboxMeta(block []byte, keep bool) ([]byte, mboxMeta) {
 	var (
-		flags []string
-		out   = make([]byte, 0, len(block))
+		meta mboxMeta
+		out  = make([]byte, 0, len(block))
 	)
 	for len(block) > 0 {
 		end := fieldEnd(block)
@@ -86,12 +100,23 @@ func filterMboxMeta(block []byte, keep bool) ([]byte, []string) {
 		}
 		name := strings.ToLower(string(bytes.TrimRight(field[:colon], " \t")))
 		value := strings.Join(strings.Fields(string(field[colon+1:])), " ")
-		flags = append(flags, mboxMetaFlags(name, value)...)
+		switch name {
+		case "x-uid":
+			meta.uid = parseUint32(value)
+		case "x-imapbase":
+			// "<uidvalidity> <uidnext> [keyword …]"
+			if f := strings.Fields(value); len(f) >= 2 {
+				meta.uidValidity, meta.uidNext = parseUint32(f[0]), parseUint32(f[1])
+			}
+		default:
+			meta.flags = append(meta.flags, mboxMetaFlags(name, value)...)
+		}
 		if keep {
 			out = append(out, field...)
 		}
 	}
-	return out, normalizeFlags(flags)
+	meta.flags = normalizeFlags(meta.flags)
+	return out, meta
 }
 
 // fieldEnd returns the length of the first field of block, continuation
@@ -158,8 +183,10 @@ func mboxMetaFlags(name, value string) []string {
 const keywordForwarded = "$Forwarded"
 
 // mboxMetaLines renders flags as the header fields export adds, each ended
-// by eol.
-func mboxMetaLines(flags []string, eol string) []byte {
+// by eol, with X-UID when uid > 0 and X-IMAPbase when imapBase is set (the
+// first message of a file: "<uidvalidity> <uidnext> <keywords>"; Dovecot
+// reads only the keywords listed there).
+func mboxMetaLines(flags []string, eol string, uid store.UID, imapBase string) []byte {
 	var status, xstatus strings.Builder
 	var keywords []string
 	status.WriteString("Status: ")
@@ -185,6 +212,12 @@ func mboxMetaLines(flags []string, eol string) []byte {
 		}
 	}
 	var b bytes.Buffer
+	if imapBase != "" {
+		b.WriteString("X-IMAPbase: " + imapBase + eol)
+	}
+	if uid > 0 {
+		b.WriteString("X-UID: " + strconv.FormatUint(uint64(uid), 10) + eol)
+	}
 	b.WriteString(status.String() + eol)
 	if xstatus.Len() > 0 {
 		b.WriteString("X-Status: " + xstatus.String() + eol)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -75,8 +76,14 @@ const maxFromLine = 1000
 // accepts, so an unquoted "From " sentence inside a paragraph stays in the
 // body. The blank line before a From_ line (and at the end of the file)
 // belongs to the separator, not to the message (RFC 4155 §2).
+//
+// mboxcl2 files (Dovecot's and Solaris' mbox) do not quote "From " lines
+// but give each body's size in a Content-Length header. When that size
+// ends the body exactly before a separator (or the end of the file), the
+// body is taken as it is; otherwise the header is ignored.
 type mboxSplitter struct {
 	lr       *lineReader
+	ra       io.ReaderAt // the input, when it allows random access
 	variant  MboxVariant
 	next     string // From_ line of the message Next returns next
 	nextAt   int64
@@ -95,8 +102,11 @@ type mboxMessage struct {
 	Body io.Reader
 }
 
+// newMboxSplitter reads r from its start. When r is also an io.ReaderAt
+// (a file), Content-Length headers are checked and used (see step).
 func newMboxSplitter(r io.Reader, v MboxVariant) *mboxSplitter {
-	return &mboxSplitter{lr: newLineReader(r, splitterBuf), variant: v}
+	ra, _ := r.(io.ReaderAt)
+	return &mboxSplitter{lr: newLineReader(r, splitterBuf), ra: ra, variant: v}
 }
 
 // Consumed is how many input bytes the splitter has read so far.
@@ -121,7 +131,7 @@ func (s *mboxSplitter) Next() (*mboxMessage, error) {
 		return nil, io.EOF
 	}
 	s.haveNext = false
-	s.body = &mboxBody{s: s}
+	s.body = &mboxBody{s: s, contentLength: -1, rawLeft: -1}
 	return &mboxMessage{From: s.next, Offset: s.nextAt, Body: s.body}, nil
 }
 
@@ -174,8 +184,14 @@ type mboxBody struct {
 	pre, cur     []byte // bytes to hand out, pre first
 	pendingBlank []byte // a blank line held back: it ends the message if a From_ line follows
 	prevBlank    bool
-	done         bool
-	err          error
+	// bodyStarted: the blank line ending the header was seen.
+	bodyStarted bool
+	// contentLength is the header's Content-Length (-1: none); rawLeft
+	// counts the body bytes still to pass through untouched when it is
+	// trusted (-1: not).
+	contentLength, rawLeft int64
+	done                   bool
+	err                    error
 }
 
 var (
@@ -209,6 +225,21 @@ func (b *mboxBody) Read(p []byte) (int, error) {
 // step reads one fragment and decides what of it belongs to the message.
 func (b *mboxBody) step() {
 	s := b.s
+	if b.rawLeft > 0 {
+		p, err := s.lr.raw(b.rawLeft)
+		if err != nil {
+			if err == io.EOF {
+				b.done = true // truncated file: keep what there is
+			} else {
+				b.err = err
+			}
+			return
+		}
+		b.rawLeft -= int64(len(p))
+		b.cur = p
+		b.prevBlank = false
+		return
+	}
 	frag, start, complete, err := s.lr.next()
 	if err == io.EOF {
 		b.done = true // the held-back blank line was the final separator
@@ -232,6 +263,16 @@ func (b *mboxBody) step() {
 		b.pre, b.pendingBlank = b.pendingBlank, nil
 	}
 	if complete && isBlankLine(frag) {
+		if !b.bodyStarted {
+			b.bodyStarted = true
+			if b.contentLength >= 0 && s.contentLengthFits(b.contentLength) {
+				// mboxcl2 (Dovecot, Solaris): the body is the next
+				// Content-Length bytes, taken as they are.
+				b.cur = frag
+				b.rawLeft = b.contentLength
+				return
+			}
+		}
 		b.prevBlank = true
 		if len(frag) == 1 {
 			b.pendingBlank = blankLF
@@ -240,8 +281,51 @@ func (b *mboxBody) step() {
 		}
 		return
 	}
+	if !b.bodyStarted && complete {
+		if n, ok := contentLengthField(frag); ok {
+			b.contentLength = n
+		}
+	}
 	b.prevBlank = false
 	b.cur = unescapeFrom(frag, s.variant)
+}
+
+// contentLengthField parses a "Content-Length: n" header line.
+func contentLengthField(line []byte) (int64, bool) {
+	const name = "content-length:"
+	if len(line) < len(name) || !strings.EqualFold(string(line[:len(name)]), name) {
+		return 0, false
+	}
+	v := strings.TrimSpace(string(line[len(name):]))
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 || n > 1<<40 {
+		return 0, false
+	}
+	return n, true
+}
+
+// contentLengthFits reports whether a body of n bytes starting at the
+// current position ends where a message may end: at the end of the file,
+// or before a blank line and a From_ line. Only then is a Content-Length
+// header trusted, as mail readers do; it needs random access to the input.
+func (s *mboxSplitter) contentLengthFits(n int64) bool {
+	if s.ra == nil {
+		return false
+	}
+	end := s.lr.consumed + n
+	var buf [8]byte
+	m, err := s.ra.ReadAt(buf[:], end-1)
+	if m < 1 || err != nil && err != io.EOF {
+		return false // the body would run past the end of the file
+	}
+	rest := buf[1:m]
+	switch {
+	case len(rest) == 0, string(rest) == "\n", string(rest) == "\r\n":
+		return m < len(buf) // the end of the file
+	case bytes.HasPrefix(rest, []byte("\nFrom ")), bytes.HasPrefix(rest, []byte("\r\nFrom ")):
+		return true
+	}
+	return false
 }
 
 // unescapeFrom removes the quoting ">" of a line start (see MboxVariant).

@@ -130,7 +130,7 @@ func TestRoundTripMaildir(t *testing.T) {
 			t.Errorf("%s: mtime %v is no INTERNALDATE", e.Name(), fi.ModTime())
 		}
 	}
-	for _, info := range []string{"2,", "2,S", "2,PRS", "2,Fab", "2,D", "2,ST"} {
+	for _, info := range []string{"2,", "2,S", "2,PRSa", "2,Fbc", "2,D", "2,ST", "2,cd"} {
 		if !sawInfo[info] {
 			t.Errorf("no file with info %q among %v", info, sawInfo)
 		}

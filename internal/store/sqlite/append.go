@@ -17,6 +17,9 @@ import (
 // in the results; the other requests still commit.
 func (db *DB) Append(ctx context.Context, reqs []store.AppendRequest) ([]store.AppendResult, error) {
 	results := make([]store.AppendResult, len(reqs))
+	if len(reqs) == 0 {
+		return results, ctx.Err()
+	}
 	err := db.write(ctx, func(w *wtx) error {
 		for i := range reqs {
 			res, err := db.appendOne(w, &reqs[i])

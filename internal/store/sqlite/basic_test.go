@@ -5,7 +5,9 @@ import (
 	"errors"
 	"io"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/postern/postern/internal/store"
 )
@@ -108,12 +110,31 @@ func TestAppendFetch(t *testing.T) {
 	if err != nil || st.Messages != 2 || st.Unseen != 1 || st.Recent != 2 || st.Size != m.Size+msgs[1].Size {
 		t.Fatalf("status %+v %v", st, err)
 	}
+	if res, err := db.Append(ctx, nil); err != nil || len(res) != 0 {
+		t.Fatalf("empty append %v %v", res, err)
+	}
+	if st.Messages != 2 {
+		t.Fatalf("status %+v %v", st, err)
+	}
+	// INTERNALDATE keeps its instant and zone.
+	date := time.Date(2020, 2, 29, 23, 59, 58, 0, time.FixedZone("", -7*3600))
+	st3, _ := db.Stage(ctx, strings.NewReader(testMessage("<m3@x>", "dated", "b")), 0)
+	res3, err := db.Append(ctx, []store.AppendRequest{{Account: a.ID, Mailbox: inbox.ID, Message: st3, InternalDate: date}})
+	if err != nil || res3[0].Err != nil {
+		t.Fatal(err)
+	}
+	m3 := fetchOne(t, db, a.ID, inbox.ID, res3[0].UID)
+	if _, off := m3.InternalDate.Zone(); !m3.InternalDate.Equal(date) || off != -7*3600 || m3.SaveDate.IsZero() {
+		t.Fatalf("internal date %v save date %v", m3.InternalDate, m3.SaveDate)
+	}
+	db.Expunge(ctx, a.ID, inbox.ID, []store.UID{res3[0].UID})
+
 	first, err := db.ClaimRecent(ctx, a.ID, inbox.ID)
 	if err != nil || first != 1 {
 		t.Fatalf("claim %v %v", first, err)
 	}
 	first, _ = db.ClaimRecent(ctx, a.ID, inbox.ID)
-	if first != 3 {
+	if first != 4 {
 		t.Fatalf("second claim %v", first)
 	}
 	mustClean(t, db)
@@ -126,4 +147,27 @@ func containsCRLF(s string) bool {
 		}
 	}
 	return true
+}
+
+// TestThreadIDs: RFC 8474 THREADID links replies in either arrival order,
+// within one account only.
+func TestThreadIDs(t *testing.T) {
+	db := openTest(t, "")
+	a, inbox := mustAccount(t, db, "quinn")
+	b, binbox := mustAccount(t, db, "rita")
+	child := deliver(t, db, a.ID, inbox.ID, testMessage("<c@x>", "Re: p", "child", "References: <root@x> <p@x>"))
+	parent := deliver(t, db, a.ID, inbox.ID, testMessage("<p@x>", "p", "parent"))
+	other := deliver(t, db, a.ID, inbox.ID, testMessage("<o@x>", "o", "other"))
+	grand := deliver(t, db, a.ID, inbox.ID, testMessage("<g@x>", "Re: Re: p", "grandchild", "In-Reply-To: <c@x>"))
+	elsewhere := deliver(t, db, b.ID, binbox.ID, testMessage("<p@x>", "p", "parent"))
+	tid := func(acct store.AccountID, mb store.MailboxID, r store.AppendResult) string {
+		return fetchOne(t, db, acct, mb, r.UID).ThreadID
+	}
+	tc := tid(a.ID, inbox.ID, child)
+	if tid(a.ID, inbox.ID, parent) != tc || tid(a.ID, inbox.ID, grand) != tc {
+		t.Fatal("thread not joined")
+	}
+	if tid(a.ID, inbox.ID, other) == tc || tid(b.ID, binbox.ID, elsewhere) == tc {
+		t.Fatal("unrelated message joined the thread")
+	}
 }

@@ -96,6 +96,14 @@ func BenchmarkFetchMetadata100k(b *testing.B) {
 		}
 		b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "msgs/s")
 	})
+	b.Run("status", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			st, err := db.Status(ctx, a.ID, inbox.ID)
+			if err != nil || st.Messages != n || st.Unseen != 0 {
+				b.Fatal(st, err)
+			}
+		}
+	})
 }
 
 // bulkAppend fills a mailbox with n copies of one multipart message in

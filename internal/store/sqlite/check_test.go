@@ -82,6 +82,9 @@ func TestCheckRepairsCounters(t *testing.T) {
 		if _, err := w.exec("UPDATE mailboxes SET uidnext = 2, highestmodseq = 1 WHERE id = ?", inbox.ID); err != nil {
 			return err
 		}
+		if _, err := w.exec("INSERT INTO tombstones(account_id, mailbox_id, uid, modseq, expunged_at) VALUES (?, ?, 1, 1, 0)", a.ID, inbox.ID); err != nil {
+			return err
+		}
 		_, err := w.exec("UPDATE accounts SET used_bytes = 7 WHERE id = ?", a.ID)
 		return err
 	})
@@ -89,7 +92,7 @@ func TestCheckRepairsCounters(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep, _ := db.Check(ctx, false)
-	for _, w := range []string{"UIDNEXT 2", "HIGHESTMODSEQ 1", "usage says 7"} {
+	for _, w := range []string{"UIDNEXT 2", "HIGHESTMODSEQ 1", "usage says 7", "both present and expunged"} {
 		if !anyContains(rep.Problems, w) {
 			t.Errorf("%q not in %q", w, rep.Problems)
 		}

@@ -222,6 +222,7 @@ func dsn(path string, readOnly bool) string {
 	v.Add("_pragma", "cache_size(-16000)")
 	if readOnly {
 		v.Add("_pragma", "query_only(1)")
+		v.Add("_pragma", "mmap_size(1073741824)") // big FETCHes: no read syscalls
 	} else {
 		v.Add("_txlock", "immediate")
 	}

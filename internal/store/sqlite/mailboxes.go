@@ -391,13 +391,20 @@ func (db *DB) Status(ctx context.Context, account store.AccountID, mailbox store
 	st.Mailbox = mb
 	err = db.rdb.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(seen = 0), 0), coalesce(sum(deleted), 0),
 			coalesce(sum(uid >= ?), 0), coalesce(sum(size), 0)
-		FROM messages WHERE account_id = ? AND mailbox_id = ?`, mb.FirstRecentUID, account, mailbox).
+		FROM messages INDEXED BY messages_refs WHERE account_id = ? AND mailbox_id = ?`, mb.FirstRecentUID, account, mailbox).
 		Scan(&st.Messages, &st.Unseen, &st.Deleted, &st.Recent, &st.Size)
 	return st, dbErr("status", err)
 }
 
 // ClaimRecent hands the \Recent messages to one session (RFC 3501 §2.3.2).
 func (db *DB) ClaimRecent(ctx context.Context, account store.AccountID, mailbox store.MailboxID) (store.UID, error) {
+	// Fast path: nothing recent to claim needs no write (a SELECT of an
+	// unchanged mailbox must not queue behind deliveries).
+	if mb, err := db.MailboxByID(ctx, account, mailbox); err != nil {
+		return 0, err
+	} else if mb.FirstRecentUID >= mb.UIDNext {
+		return mb.FirstRecentUID, nil
+	}
 	var first store.UID
 	err := db.write(ctx, func(w *wtx) error {
 		mb, err := w.mailboxByID(account, mailbox)

@@ -64,6 +64,9 @@ func (db *DB) pollChanges(conn *sql.Conn) error {
 			n++
 			if origin != db.origin {
 				events = append(events, ev)
+				if ev.Kind == store.EventAppend {
+					db.kickIndexer()
+				}
 			}
 		}
 		rows.Close()

@@ -128,6 +128,18 @@ CREATE TABLE blob_text (
 );
 CREATE VIRTUAL TABLE text_fts USING fts5(header, body, content='', contentless_delete=1, tokenize='trigram');
 `,
+	// 3: the per-message state index also covers STATUS (unseen, deleted,
+	// size), so STATUS of a big mailbox reads the index only.
+	`
+DROP INDEX messages_refs;
+CREATE INDEX messages_refs ON messages(account_id, mailbox_id, uid, modseq, flags, seen, deleted, size);
+`,
+	// 4: the foreign keys from messages and tombstones to mailboxes need
+	// an index led by mailbox_id, or deleting a mailbox scans every row.
+	`
+CREATE INDEX messages_mailbox ON messages(mailbox_id);
+CREATE INDEX tombstones_mailbox ON tombstones(mailbox_id);
+`,
 }
 
 // migrate brings the schema up to date inside one immediate transaction.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/postern/postern/internal/store"
@@ -167,7 +168,7 @@ func (db *DB) runBatch(batch []*writeJob) {
 			continue
 		}
 		w.events = nil
-		errs[i] = j.fn(w)
+		errs[i] = db.runJob(w, j)
 		if errs[i] != nil {
 			_, rerr := w.exec("ROLLBACK TO job")
 			if rerr != nil {
@@ -205,6 +206,18 @@ func (db *DB) runBatch(batch []*writeJob) {
 	}
 }
 
+// runJob runs one job's function; a panic becomes an error for that job
+// (logged with its stack) instead of killing the writer.
+func (db *DB) runJob(w *wtx, j *writeJob) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			db.log.Error("store: write job panicked", "panic", r, "stack", string(debug.Stack()))
+			err = fmt.Errorf("%w: internal error", store.ErrTemporary)
+		}
+	}()
+	return j.fn(w)
+}
+
 // logChanges writes events to the changelog so that other processes on the
 // same data directory can publish them on their hubs.
 func (db *DB) logChanges(w *wtx, events []store.Event) error {
@@ -234,13 +247,16 @@ func (db *DB) maintain() {
 
 func (db *DB) runMaintenance(ctx context.Context) error {
 	done := make(chan error, 1)
-	db.runBatch([]*writeJob{{done: done, fn: func(w *wtx) error {
-		if _, err := w.exec("DELETE FROM changelog WHERE at < ?", w.now.Add(-changelogKeep).UnixNano()); err != nil {
-			return err
-		}
-		return db.pruneTombstones(w)
-	}}})
+	db.runBatch([]*writeJob{{done: done, fn: db.maintenanceJob}})
 	return <-done
+}
+
+// maintenanceJob prunes the changelog and expired tombstones.
+func (db *DB) maintenanceJob(w *wtx) error {
+	if _, err := w.exec("DELETE FROM changelog WHERE at < ?", w.now.Add(-changelogKeep).UnixNano()); err != nil {
+		return err
+	}
+	return db.pruneTombstones(w)
 }
 
 // pruneTombstones removes tombstones older than the retention and records,
@@ -263,10 +279,5 @@ func (db *DB) pruneTombstones(w *wtx) error {
 // runMaintenanceNow runs the periodic housekeeping at once, through the
 // writer (tests, postern check).
 func (db *DB) runMaintenanceNow(ctx context.Context) error {
-	return db.write(ctx, func(w *wtx) error {
-		if _, err := w.exec("DELETE FROM changelog WHERE at < ?", w.now.Add(-changelogKeep).UnixNano()); err != nil {
-			return err
-		}
-		return db.pruneTombstones(w)
-	})
+	return db.write(ctx, db.maintenanceJob)
 }
