@@ -18,6 +18,7 @@ func numCPU() int { return runtime.NumCPU() }
 // loopback high ports with its own data directory.
 type posternServer struct {
 	bin, data string
+	conf      string
 	ports     ports
 	cmd       *exec.Cmd
 }
@@ -32,6 +33,13 @@ func startPostern(ctx context.Context, dir string, users map[string]string) (*po
 	if out, err := build.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("go build ./cmd/postern (run the harness from the repository root): %v\n%s", err, out)
 	}
+	// Loopback load tests open thousands of connections from one address:
+	// lift the per-IP and total connection limits for the benchmark only.
+	conf := filepath.Join(dir, "postern.toml")
+	if err := os.WriteFile(conf, []byte("[limits]\nconnections_per_ip = 0\nmax_connections = 0\n"), 0o644); err != nil {
+		return nil, err
+	}
+	s.conf = conf
 	for u, pw := range users {
 		if err := s.cli(ctx, pw, "user", "add", u, "--password-stdin"); err != nil {
 			return nil, err
@@ -42,7 +50,7 @@ func startPostern(ctx context.Context, dir string, users map[string]string) (*po
 		return nil, err
 	}
 	s.ports = ports{p[0], p[1], p[2]}
-	s.cmd = exec.Command(s.bin, "--data", s.data, "serve",
+	s.cmd = exec.Command(s.bin, "--config", s.conf, "--data", s.data, "serve",
 		"--imap", fmt.Sprintf("127.0.0.1:%d", p[0]), "--imaps", "",
 		"--pop3", fmt.Sprintf("127.0.0.1:%d", p[1]), "--pop3s", "",
 		"--lmtp", fmt.Sprintf("127.0.0.1:%d", p[2]), "--log-level", "warn")

@@ -13,8 +13,10 @@ import (
 	"github.com/postern/postern/internal/store"
 )
 
-// specialUses are the RFC 6154 attributes a mailbox may carry.
-var specialUses = []string{`\Drafts`, `\Sent`, `\Trash`, `\Junk`, `\Archive`, `\All`, `\Flagged`}
+// specialUses returns the RFC 6154 attributes a mailbox may carry.
+func specialUses() []string {
+	return []string{`\Drafts`, `\Sent`, `\Trash`, `\Junk`, `\Archive`, `\All`, `\Flagged`}
+}
 
 func (a *app) mailboxCommand() *cobra.Command {
 	var user string
@@ -148,12 +150,12 @@ func parseSpecialUse(s string) (string, error) {
 		return "", nil
 	}
 	want := `\` + strings.TrimPrefix(s, `\`)
-	for _, u := range specialUses {
+	for _, u := range specialUses() {
 		if strings.EqualFold(u, want) {
 			return u, nil
 		}
 	}
-	return "", usageError("--special-use %q: want one of %s", s, strings.Join(specialUses, " "))
+	return "", usageError("--special-use %q: want one of %s", s, strings.Join(specialUses(), " "))
 }
 
 // mailboxError turns store errors into messages naming the mailbox.

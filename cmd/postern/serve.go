@@ -149,14 +149,19 @@ func (a *app) serve(cmd *cobra.Command, f serveFlags) error {
 	return nil
 }
 
-// listenerNotes say what kind of listener each is.
-var listenerNotes = map[string]string{
-	"lmtp":  "delivery from an MTA",
-	"smtp":  "delivery (plain SMTP)",
-	"imap":  "STARTTLS",
-	"imaps": "implicit TLS",
-	"pop3":  "STLS",
-	"pop3s": "implicit TLS",
+// listenerNote says what kind of listener a name is.
+func listenerNote(name string) string {
+	switch name {
+	case "lmtp":
+		return "delivery from an MTA"
+	case "smtp":
+		return "delivery (plain SMTP)"
+	case "imap":
+		return "STARTTLS"
+	case "pop3":
+		return "STLS"
+	}
+	return "implicit TLS"
 }
 
 // printBanner tells the operator where the server listens, which
@@ -167,7 +172,7 @@ func printBanner(w io.Writer, cfg config.Config, srv *server.Server, demo *demoA
 	addrs := map[string]string{}
 	for _, l := range srv.Listeners() {
 		addrs[l.Name] = l.Addr.String()
-		fmt.Fprintf(w, "  %-6s %-22s (%s)\n", l.Name, l.Addr.String(), listenerNotes[l.Name])
+		fmt.Fprintf(w, "  %-6s %-22s (%s)\n", l.Name, l.Addr.String(), listenerNote(l.Name))
 	}
 	certs := srv.Certificates()
 	if certs.SelfSigned() {

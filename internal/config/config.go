@@ -121,8 +121,8 @@ type Auth struct {
 type Limits struct {
 	// MaxMessageSize caps a delivered or appended message.
 	MaxMessageSize Size `toml:"max_message_size"`
-	// ConnectionsPerIP caps simultaneous connections from one address,
-	// over all listeners; 0 means no cap.
+	// ConnectionsPerIP caps simultaneous connections from one address (one
+	// /64 network for IPv6), over all listeners; 0 means no cap.
 	ConnectionsPerIP int `toml:"connections_per_ip"`
 	// MaxConnections caps simultaneous connections in total; 0 means no
 	// cap.

@@ -259,3 +259,38 @@ func TestPlainSecretKey(t *testing.T) {
 		t.Fatalf("CheckFiles: %v", errs)
 	}
 }
+
+// TestExampleComplete checks that the example names every key of Config, so
+// that `postern config example` documents everything.
+func TestExampleComplete(t *testing.T) {
+	ex := Example()
+	var walk func(prefix string, typ reflect.Type)
+	walk = func(prefix string, typ reflect.Type) {
+		for f := range typ.Fields() {
+			tag := f.Tag.Get("toml")
+			if tag == "" {
+				continue
+			}
+			key := prefix + tag
+			ft := f.Type
+			if ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct && ft.Elem() != reflect.TypeFor[Prefix]() {
+				if !strings.Contains(ex, "[["+key+"]]") {
+					t.Errorf("example lacks [[%s]]", key)
+				}
+				walk("", ft.Elem())
+				continue
+			}
+			if ft.Kind() == reflect.Struct && ft != reflect.TypeFor[Prefix]() {
+				if !strings.Contains(ex, "\n["+key+"]\n") {
+					t.Errorf("example lacks [%s]", key)
+				}
+				walk(key+".", ft)
+				continue
+			}
+			if !strings.Contains(ex, "\n"+tag+" = ") && !strings.Contains(ex, "\n# "+tag+" = ") {
+				t.Errorf("example lacks %s", key)
+			}
+		}
+	}
+	walk("", reflect.TypeFor[Config]())
+}

@@ -110,3 +110,16 @@ func TestIdle(t *testing.T) {
 		t.Fatalf("after idle: %q", st)
 	}
 }
+
+func TestAppendUTF8(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	c := ts.login()
+	c.ok("ENABLE UTF8=ACCEPT")
+	m := "From: a@example.com\r\nSubject: Grüße\r\n\r\nhi\r\n"
+	c.send(fmt.Sprintf("u1 APPEND INBOX UTF8 (~{%d+}\r\n%s)\r\n", len(m), m))
+	if _, st := c.until("u1"); !strings.HasPrefix(st, "OK") {
+		t.Fatalf("utf8 append: %q", st)
+	}
+	c.bad("APPEND INBOX UTF8 ({2+}\r\nab)")
+}

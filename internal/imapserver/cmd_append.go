@@ -48,7 +48,21 @@ func cmdAppend(s *session, c *command) error {
 			}
 		}
 		var lit imapwire.Literal
+		utf8Data := false
+		if b, ok := d.PeekByte(); ok && (b == 'U' || b == 'u') {
+			// RFC 6855 §4: "UTF8" SP "(" literal8 ")".
+			var w string
+			if !d.Atom(&w) || !strings.EqualFold(w, "UTF8") || !d.ExpectSP() || !d.ExpectSpecial('(') {
+				d.Expect(false, "UTF8 (literal8)")
+				return nil
+			}
+			utf8Data = true
+		}
 		if !d.Expect(d.LiteralHeader(&lit), "message literal") {
+			return nil
+		}
+		if utf8Data && !lit.Binary {
+			d.Errorf("UTF8 data must be a literal8")
 			return nil
 		}
 		if lit.Size > s.srv.opts.MaxMessageSize {
@@ -76,6 +90,9 @@ func cmdAppend(s *session, c *command) error {
 		}
 		if _, err := io.Copy(io.Discard, body); err != nil {
 			return nil // the decoder holds the read error
+		}
+		if utf8Data && !d.ExpectSpecial(')') {
+			return nil
 		}
 		if req.InternalDate.IsZero() {
 			req.InternalDate = time.Now()

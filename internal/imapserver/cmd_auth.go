@@ -42,7 +42,8 @@ func cmdStartTLS(s *session, c *command) error {
 	s.info.TLS = &cs
 	s.conn = tc
 	s.src.r = tc
-	s.bw.Reset(tc)
+	s.out.w = tc
+	s.bw.Reset(&s.out)
 	s.br.Reset(&s.src)
 	return errTaggedAlready
 }
@@ -58,7 +59,6 @@ func (s *session) loggedIn(c *command, accountName string) error {
 	}
 	s.account = acc
 	s.state = stateAuthenticated
-	s.sub = s.srv.opts.Store.Hub().Subscribe(acc.ID)
 	s.log = s.log.With("account", acc.Name)
 	c.code = "CAPABILITY " + strings.Join(s.capabilities(), " ")
 	return nil

@@ -86,6 +86,10 @@ func (s *session) idleWait() (string, error) {
 		}
 		lines <- idleLine{err: errors.New("IDLE line too long")}
 	}()
+	var events <-chan struct{} // nil (never ready) unless a mailbox is selected
+	if s.sub != nil {
+		events = s.sub.C
+	}
 	timer := time.NewTimer(s.srv.opts.IdleTimeout)
 	defer timer.Stop()
 	stop := func(text string) (string, error) {
@@ -100,11 +104,7 @@ func (s *session) idleWait() (string, error) {
 				return "", &fatalError{s.readError(l.err)}
 			}
 			return l.line, nil
-		case <-s.sub.C:
-			if s.state != stateSelected {
-				s.sub.Drain()
-				continue
-			}
+		case <-events:
 			s.acquireBuffers()
 			err := s.sync(true)
 			if err == nil {

@@ -40,8 +40,7 @@ func cmdSelect(s *session, c *command) error {
 	}
 	if s.sel != nil {
 		// RFC 9051 §6.3.2: a SELECT closes the current mailbox first.
-		s.sel = nil
-		s.state = stateAuthenticated
+		s.deselect()
 		s.enc.Atom("* OK [CLOSED] Previous mailbox closed").CRLF()
 	}
 	if condstore {
@@ -52,14 +51,17 @@ func cmdSelect(s *session, c *command) error {
 	if err != nil {
 		return err
 	}
-	s.sub.Drain()
+	// Subscribe before reading the state so no change falls between.
+	s.sub = st.Hub().Subscribe(s.account.ID)
 	refs, err := st.MessageRefs(s.ctx, s.account.ID, mb.ID)
 	if err != nil {
+		s.deselect()
 		return err
 	}
 	v := &view{
 		mbox:       mb,
 		readOnly:   c.name == "EXAMINE",
+		noRecent:   s.enabled.rev2,
 		uids:       make([]store.UID, len(refs)),
 		flags:      make([][]string, len(refs)),
 		modseqs:    make([]uint64, len(refs)),
@@ -76,6 +78,7 @@ func cmdSelect(s *session, c *command) error {
 	if !v.readOnly {
 		first, err := st.ClaimRecent(s.ctx, s.account.ID, mb.ID)
 		if err != nil {
+			s.deselect()
 			return err
 		}
 		for _, u := range v.uids {
@@ -137,6 +140,18 @@ func cmdSelect(s *session, c *command) error {
 	return nil
 }
 
+// deselect leaves the selected state and stops listening to the hub:
+// only a selected mailbox needs change events, and an unselected session
+// should hold no queue.
+func (s *session) deselect() {
+	s.sel = nil
+	s.state = stateAuthenticated
+	if s.sub != nil {
+		s.sub.Close()
+		s.sub = nil
+	}
+}
+
 // cmdClose: CLOSE (RFC 9051 §6.4.1) expunges \Deleted messages silently;
 // UNSELECT (RFC 3691) does not.
 func cmdClose(s *session, c *command) error {
@@ -144,8 +159,7 @@ func cmdClose(s *session, c *command) error {
 		return nil
 	}
 	v := s.sel
-	s.sel = nil
-	s.state = stateAuthenticated
+	s.deselect()
 	if c.name == "CLOSE" && !v.readOnly {
 		var del []store.UID
 		for i, fl := range v.flags {

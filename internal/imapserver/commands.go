@@ -54,6 +54,10 @@ var commands = map[string]commandSpec{
 	"UID FETCH":    {states: selectedSt, run: cmdFetch},
 	"STORE":        {states: selectedSt, run: cmdStore, noExpunge: true},
 	"UID STORE":    {states: selectedSt, run: cmdStore},
+	"SORT":         {states: selectedSt, run: cmdSort, noExpunge: true},
+	"UID SORT":     {states: selectedSt, run: cmdSort},
+	"THREAD":       {states: selectedSt, run: cmdThread, noExpunge: true},
+	"UID THREAD":   {states: selectedSt, run: cmdThread},
 	"COPY":         {states: selectedSt, run: cmdCopy},
 	"UID COPY":     {states: selectedSt, run: cmdCopy},
 	"MOVE":         {states: selectedSt, run: cmdCopy},
@@ -81,5 +85,6 @@ func (s *session) capabilities() []string {
 		"LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE",
 		"ESEARCH", "SEARCHRES", "CONDSTORE", "BINARY", "MULTIAPPEND",
 		"APPENDLIMIT="+strconv.FormatInt(s.srv.opts.MaxMessageSize, 10),
-		"UTF8=ACCEPT", "STATUS=SIZE", "SAVEDATE", "PREVIEW", "OBJECTID")
+		"UTF8=ACCEPT", "STATUS=SIZE", "SAVEDATE", "PREVIEW", "OBJECTID",
+		"SORT", "SORT=DISPLAY", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES", "WITHIN")
 }

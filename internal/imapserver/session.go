@@ -69,6 +69,21 @@ func (p *prefixReader) Read(b []byte) (int, error) {
 	return p.r.Read(b)
 }
 
+// writeTimeout bounds how long one write to a client may block, so a
+// client that stops reading cannot pin a session (and its store reads).
+const writeTimeout = 2 * time.Minute
+
+// deadlineWriter refreshes the write deadline before each write.
+type deadlineWriter struct {
+	w   io.Writer // the connection, or TLS over it
+	raw net.Conn
+}
+
+func (d *deadlineWriter) Write(b []byte) (int, error) {
+	d.raw.SetWriteDeadline(time.Now().Add(writeTimeout))
+	return d.w.Write(b)
+}
+
 // enabled are the extensions a client turned on with ENABLE (RFC 5161) or,
 // for CONDSTORE, implicitly (RFC 7162 §3.1).
 type enabled struct {
@@ -88,6 +103,7 @@ type session struct {
 	rawConn net.Conn // the accepted connection; deadlines go here
 	conn    net.Conn // rawConn or the TLS connection over it
 	src     prefixReader
+	out     deadlineWriter
 	one     [1]byte
 	br      *bufio.Reader
 	bw      *bufio.Writer
@@ -118,6 +134,7 @@ func newSession(srv *Server, conn net.Conn) *session {
 		info:    auth.ConnInfo{Remote: conn.RemoteAddr(), Local: conn.LocalAddr()},
 	}
 	s.src.r = conn
+	s.out = deadlineWriter{w: conn, raw: conn}
 	s.dec = imapwire.NewDecoder(nil, imapwire.Limits{})
 	s.dec.Continue = s.continueLiteral
 	s.enc = imapwire.NewEncoder(nil)
@@ -135,7 +152,7 @@ func (s *session) acquireBuffers() {
 	}
 	if s.bw == nil {
 		s.bw = s.srv.writers.Get().(*bufio.Writer)
-		s.bw.Reset(s.conn)
+		s.bw.Reset(&s.out)
 		s.enc.Reset(s.bw)
 	}
 }
@@ -153,6 +170,10 @@ func (s *session) releaseBuffers() {
 		s.srv.writers.Put(s.bw)
 		s.bw = nil
 	}
+	// The encoder and decoder must not touch pooled buffers now owned by
+	// other sessions; acquireBuffers points them at fresh ones.
+	s.enc.Reset(nil)
+	s.dec.Reset(nil)
 }
 
 func (s *session) run() {
@@ -189,7 +210,9 @@ func (s *session) run() {
 		if !errors.Is(err, errLogout) {
 			s.log.Debug("session ends", "err", err)
 		}
-		s.enc.Flush()
+		if s.bw != nil {
+			s.enc.Flush()
+		}
 		return
 	}
 }

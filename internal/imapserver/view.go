@@ -31,6 +31,8 @@ type view struct {
 	recent map[store.UID]bool
 	// searchRes is the saved search result (RFC 5182), as UIDs.
 	searchRes []store.UID
+	// noRecent hides \Recent (IMAP4rev2 has none, RFC 9051 §2.3.2).
+	noRecent bool
 }
 
 // index returns the position of uid in the view, or -1.
@@ -96,7 +98,7 @@ func (v *view) resolve(set imapwire.SeqSet, uid bool) ([]store.UID, error) {
 
 // flagsWithRecent returns a message's flags as FETCH shows them.
 func (v *view) flagsWithRecent(i int) []string {
-	if !v.recent[v.uids[i]] {
+	if v.noRecent || !v.recent[v.uids[i]] {
 		return v.flags[i]
 	}
 	return append(slices.Clip(v.flags[i]), `\Recent`)

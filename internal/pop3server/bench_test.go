@@ -3,6 +3,9 @@ package pop3server
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"net"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -92,4 +95,47 @@ func BenchmarkPipelinedSession(b *testing.B) {
 	// messages in the store).
 	b.ReportMetric(float64(n*b.N)/retrElapsed.Seconds(), "retr-msgs/s")
 	b.ReportMetric(float64(received)/1e6/retrElapsed.Seconds(), "retr-MB/s")
+}
+
+// BenchmarkIdleSessions measures what an idle session costs the process
+// (DESIGN.md §4: buffers go back to the pool between commands). It opens
+// 500 sessions that have each run CAPA and reports heap plus stack growth
+// per session, client side included.
+func BenchmarkIdleSessions(b *testing.B) {
+	const n = 500
+	e := newEnv(b)
+	for range b.N {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		conns := make([]net.Conn, 0, n)
+		for range n {
+			c, err := net.Dial("tcp", e.addr)
+			if err != nil {
+				b.Fatal(err)
+			}
+			conns = append(conns, c)
+			io.WriteString(c, "CAPA\r\n")
+		}
+		buf := make([]byte, 4096)
+		for _, c := range conns {
+			// Greeting and CAPA: read until the final ".".
+			got := 0
+			for !bytes.HasSuffix(buf[:got], []byte("\r\n.\r\n")) {
+				k, err := c.Read(buf[got:])
+				if err != nil {
+					b.Fatal(err)
+				}
+				got += k
+			}
+		}
+		time.Sleep(100 * time.Millisecond) // let sessions block in Read
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		grown := (after.HeapInuse + after.StackInuse) - (before.HeapInuse + before.StackInuse)
+		b.ReportMetric(float64(grown)/n, "bytes/session")
+		for _, c := range conns {
+			c.Close()
+		}
+	}
 }

@@ -29,8 +29,8 @@ const maxRejecting = 64
 // rejectTimeout bounds the write of a rejection message.
 const rejectTimeout = 2 * time.Second
 
-// NewLimiter returns a Limiter allowing perIP connections per address and
-// total connections overall; 0 means no cap.
+// NewLimiter returns a Limiter allowing perIP connections per address (per
+// /64 network for IPv6) and total connections overall; 0 means no cap.
 func NewLimiter(perIP, total int) *Limiter {
 	return &Limiter{perIP: perIP, total: total, open: map[netip.Addr]int{}}
 }
@@ -76,11 +76,11 @@ func (l *Limiter) Open() int {
 
 // Listen wraps inner so that its connections count against l. A connection
 // over a cap is not returned by Accept: it gets reject (a protocol greeting
-// saying why, e.g. "* BYE ..." for IMAP; nil for none) written with a short
+// saying why, e.g. "* BYE ..." for IMAP; "" for none) written with a short
 // deadline and is closed. The returned connections release their slot when
 // closed.
-func (l *Limiter) Listen(inner net.Listener, reject []byte) net.Listener {
-	return &limitListener{Listener: inner, lim: l, reject: reject}
+func (l *Limiter) Listen(inner net.Listener, reject string) net.Listener {
+	return &limitListener{Listener: inner, lim: l, reject: []byte(reject)}
 }
 
 type limitListener struct {
@@ -97,7 +97,7 @@ func (ll *limitListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		addr := remoteIP(c.RemoteAddr())
+		addr := limitKey(remoteIP(c.RemoteAddr()))
 		if ll.lim.acquire(addr) {
 			return &limitedConn{Conn: c, release: func() { ll.lim.release(addr) }}, nil
 		}
@@ -134,6 +134,17 @@ func (c *limitedConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(c.release)
 	return err
+}
+
+// limitKey is the address a connection counts against: the IPv4 address,
+// or the /64 network of an IPv6 address (one subscriber usually holds a
+// whole /64, so counting single IPv6 addresses would be no limit at all).
+func limitKey(a netip.Addr) netip.Addr {
+	if a.Is6() && !a.IsLoopback() {
+		p, _ := a.Prefix(64)
+		return p.Addr()
+	}
+	return a
 }
 
 // remoteIP returns the IP of a TCP address, or the zero Addr (unix

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -83,7 +84,7 @@ func TestLimiterPerIP(t *testing.T) {
 
 	// The third connection from the same address is told why and closed.
 	c3 := dialTCP(t, addr)
-	if got := readAll(t, c3); got != string(rejectIMAP) {
+	if got := readAll(t, c3); got != rejectIMAP {
 		t.Fatalf("rejected client read %q", got)
 	}
 
@@ -131,7 +132,7 @@ func TestLimiterTotalSharedAcrossListeners(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer u.Close()
-	if got := readAll(t, u); got != string(rejectLMTP) {
+	if got := readAll(t, u); got != rejectLMTP {
 		t.Fatalf("unix client read %q", got)
 	}
 	s1.Close()
@@ -153,7 +154,7 @@ func TestLimiterNoRejectMessageJustCloses(t *testing.T) {
 		t.Fatal(err)
 	}
 	lim := NewLimiter(1, 0)
-	ch := acceptLoop(t, lim.Listen(inner, nil))
+	ch := acceptLoop(t, lim.Listen(inner, ""))
 	dialTCP(t, inner.Addr().String())
 	nextConn(t, ch)
 	c := dialTCP(t, inner.Addr().String())
@@ -277,5 +278,24 @@ func TestListenUnixSocket(t *testing.T) {
 	if l, err := listen(path+"2", false); err == nil {
 		l.Close()
 		t.Fatal("a unix path was accepted for a TCP listener")
+	}
+}
+
+func TestLimitKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"192.0.2.7":               "192.0.2.7",
+		"2001:db8:1:2:aaaa::1":    "2001:db8:1:2::",
+		"2001:db8:1:2:bbbb::ffff": "2001:db8:1:2::",
+		"::1":                     "::1",
+	} {
+		if got := limitKey(netip.MustParseAddr(in)).String(); got != want {
+			t.Errorf("limitKey(%s) = %s, want %s", in, got, want)
+		}
+	}
+	lim := NewLimiter(1, 0)
+	a := limitKey(netip.MustParseAddr("2001:db8::1"))
+	b := limitKey(netip.MustParseAddr("2001:db8::2"))
+	if !lim.acquire(a) || lim.acquire(b) {
+		t.Fatal("two addresses of one /64 got two slots")
 	}
 }

@@ -117,11 +117,13 @@ func (s *Server) ReloadTLS() error {
 	return nil
 }
 
-// Rejection greetings written to a client over a connection limit.
-var (
-	rejectIMAP = []byte("* BYE [UNAVAILABLE] Too many connections, try again later\r\n")
-	rejectPOP3 = []byte("-ERR [SYS/TEMP] Too many connections, try again later\r\n")
-	rejectLMTP = []byte("421 4.7.0 Too many connections, try again later\r\n")
+// Rejection greetings written to a client over a connection limit: an IMAP
+// BYE greeting (RFC 9051 §7.1.5), a POP3 -ERR greeting with the RFC 3206
+// SYS/TEMP code, an SMTP 421 (RFC 5321 §3.8).
+const (
+	rejectIMAP = "* BYE [UNAVAILABLE] Too many connections, try again later\r\n"
+	rejectPOP3 = "-ERR [SYS/TEMP] Too many connections, try again later\r\n"
+	rejectLMTP = "421 4.7.0 Too many connections, try again later\r\n"
 )
 
 // Listen binds every configured listener. On error nothing stays bound.
@@ -130,15 +132,15 @@ func (s *Server) Listen() error {
 	specs := []struct {
 		name, addr string
 		implicit   bool
-		reject     []byte
+		reject     string
 		serve      func(net.Listener) error
 	}{
 		{"lmtp", l.LMTP, false, rejectLMTP, s.protos.serveLMTP},
 		{"smtp", l.SMTP, false, rejectLMTP, s.protos.serveSMTP},
 		{"imap", l.IMAP, false, rejectIMAP, s.protos.serveIMAP},
-		{"imaps", l.IMAPS, true, nil, s.protos.serveIMAP},
+		{"imaps", l.IMAPS, true, "", s.protos.serveIMAP},
 		{"pop3", l.POP3, false, rejectPOP3, s.protos.servePOP3},
-		{"pop3s", l.POP3S, true, nil, s.protos.servePOP3},
+		{"pop3s", l.POP3S, true, "", s.protos.servePOP3},
 	}
 	var bound []*Listener
 	for _, sp := range specs {

@@ -91,7 +91,7 @@ func TestServerRunAndShutdown(t *testing.T) {
 		t.Fatalf("pop3 greeting %q", g)
 	}
 	p3 := dialTCP(t, addrs["pop3"])
-	if g := readAll(t, p3); g != string(rejectPOP3) {
+	if g := readAll(t, p3); g != rejectPOP3 {
 		t.Fatalf("over the cap: %q", g)
 	}
 	p1.Close()

@@ -240,6 +240,9 @@ func (rd *Reader) ReadLine() ([]byte, error) {
 			if rd.r < rd.w {
 				line := rd.buf[rd.r:rd.w]
 				rd.r = rd.w
+				if len(line) > rd.max {
+					return nil, ErrLineTooLong
+				}
 				return line, nil
 			}
 			return nil, err

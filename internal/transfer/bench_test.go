@@ -40,7 +40,7 @@ func BenchmarkMboxSplit(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			body, _, err := readMboxMeta(msg.Body, false)
+			body, _, err := readMboxMeta(msg.Body, false, msg.contentLengthUsed)
 			if err != nil {
 				b.Fatal(err)
 			}

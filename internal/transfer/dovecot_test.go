@@ -93,7 +93,7 @@ func TestSubscriptionsFile(t *testing.T) {
 
 func TestMboxMeta(t *testing.T) {
 	block := "From: a@b\nX-IMAPbase: 1600000000 0000000012 $Junk work\nStatus: RO\nX-Status: AFTD\nX-Keywords: $Junk, work\n  later\nX-UID: 7\nX-Mozilla-Status: 1001\nSubject: s\n\n"
-	kept, meta := filterMboxMeta([]byte(block), false)
+	kept, meta := filterMboxMeta([]byte(block), false, false)
 	flags := meta.flags
 	if string(kept) != "From: a@b\nSubject: s\n\n" {
 		t.Errorf("kept = %q", kept)
@@ -105,7 +105,7 @@ func TestMboxMeta(t *testing.T) {
 	if meta.uid != 7 || meta.uidValidity != 1600000000 || meta.uidNext != 12 {
 		t.Errorf("uid state = %+v", meta)
 	}
-	kept, _ = filterMboxMeta([]byte(block), true)
+	kept, _ = filterMboxMeta([]byte(block), true, false)
 	if string(kept) != block {
 		t.Errorf("keep changed the header: %q", kept)
 	}

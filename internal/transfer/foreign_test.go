@@ -204,7 +204,7 @@ func TestImportForeignMbox(t *testing.T) {
 	}
 	_, msgs := mailboxMessages(t, st, "erin", "RD")
 	want := []storedMessage{
-		{flags: `$junk \answered \flagged \seen work`, date: time.Date(2011, 7, 8, 12, 8, 34, 0, time.UTC), raw: "Subject: from mutt\r\nContent-Length: 5\r\n\r\nbody\r\n"},
+		{flags: `$junk \answered \flagged \seen work`, date: time.Date(2011, 7, 8, 12, 8, 34, 0, time.UTC), raw: "Subject: from mutt\r\n\r\nbody\r\n"}, // Content-Length checked out: mutt's
 		{flags: `$forwarded $label1 \answered \seen`, date: time.Date(2011, 7, 9, 12, 8, 34, 0, time.UTC), raw: "Subject: from thunderbird\r\n\r\nFrom escaped\r\n>From double\r\n"},
 		{flags: "", date: time.Date(2011, 7, 10, 12, 8, 34, 0, time.UTC), raw: "Subject: unread, unknown\r\n\r\nnothing\r\n"},
 	}

@@ -89,7 +89,7 @@ func (im *importer) importMboxFile(ctx context.Context, f mboxFile) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", f.path, err)
 		}
-		body, meta, err := readMboxMeta(msg.Body, im.opts.KeepMetaHeaders)
+		body, meta, err := readMboxMeta(msg.Body, im.opts.KeepMetaHeaders, msg.contentLengthUsed)
 		if err != nil {
 			return fmt.Errorf("%s: %w", f.path, err)
 		}
@@ -133,6 +133,7 @@ func (im *importer) importMboxFile(ctx context.Context, f mboxFile) error {
 // Thunderbird's "Sub.sbd/Folder" both become "Sub/Folder" (below mailbox
 // when given).
 func findMboxFiles(path, mailbox string) ([]mboxFile, error) {
+	path = filepath.Clean(path)
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, err

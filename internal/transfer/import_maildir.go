@@ -47,6 +47,7 @@ func isMaildir(dir string) bool {
 // rootName is the mailbox of the root; the others go below it, or at the
 // top level when rootName is "INBOX".
 func findMaildirFolders(root, rootName string) ([]*maildirFolder, error) {
+	root = filepath.Clean(root)
 	fi, err := os.Stat(root)
 	if err != nil {
 		return nil, err

@@ -29,8 +29,9 @@ import (
 // of the header (so Dovecot reads the flags, keywords and UIDs too); import
 // removes them again, so import(export(x)) is x. The one case that does not
 // round-trip is a message whose own header (as sent) carried one of these
-// fields: it is dropped on import. Content-Length (which mboxcl2 writers
-// add, see mboxSplitter) is kept: a message may carry its own.
+// fields: it is dropped on import. Content-Length is removed only when the
+// splitter used it to find the end of the body (mboxcl2, see mboxSplitter):
+// otherwise it may be the message's own.
 
 // maxHeaderBlock bounds the header block import inspects; a larger header
 // is passed through untouched (and yields no flags).
@@ -58,7 +59,11 @@ type mboxMeta struct {
 // readMboxMeta reads the header block of a message from r, collects the
 // state its mailbox-state fields carry and returns a reader for the message
 // without those fields (with them, when keep is set).
-func readMboxMeta(r io.Reader, keep bool) (io.Reader, mboxMeta, error) {
+//
+// dropCL, when not nil, is asked once the header is read whether the
+// splitter used the Content-Length field to find the body's end (mboxcl2);
+// the field was then written by the mbox writer and is removed too.
+func readMboxMeta(r io.Reader, keep bool, dropCL func() bool) (io.Reader, mboxMeta, error) {
 	lr := newLineReader(r, 8<<10)
 	var block []byte
 	for {
@@ -77,14 +82,14 @@ func readMboxMeta(r io.Reader, keep bool) (io.Reader, mboxMeta, error) {
 			return io.MultiReader(bytes.NewReader(block), lr.br), mboxMeta{}, nil
 		}
 	}
-	kept, meta := filterMboxMeta(block, keep)
+	kept, meta := filterMboxMeta(block, keep, !keep && dropCL != nil && dropCL())
 	return io.MultiReader(bytes.NewReader(kept), lr.br), meta, nil
 }
 
 // filterMboxMeta splits a header block into fields (a field is a line and
 // the lines starting with white space that continue it, RFC 5322 §2.2.3),
 // reads the mailbox-state ones into flags and drops them unless keep.
-func filterMboxMeta(block []byte, keep bool) ([]byte, mboxMeta) {
+func filterMboxMeta(block []byte, keep, dropCL bool) ([]byte, mboxMeta) {
 	var (
 		meta mboxMeta
 		out  = make([]byte, 0, len(block))
@@ -94,11 +99,17 @@ func filterMboxMeta(block []byte, keep bool) ([]byte, mboxMeta) {
 		field := block[:end]
 		block = block[end:]
 		colon := bytes.IndexByte(field, ':')
-		if colon <= 0 || !mboxMetaField(string(bytes.TrimRight(field[:colon], " \t"))) {
+		var name string
+		if colon > 0 {
+			name = strings.ToLower(string(bytes.TrimRight(field[:colon], " \t")))
+		}
+		if dropCL && name == "content-length" {
+			continue
+		}
+		if !mboxMetaField(name) {
 			out = append(out, field...)
 			continue
 		}
-		name := strings.ToLower(string(bytes.TrimRight(field[:colon], " \t")))
 		value := strings.Join(strings.Fields(string(field[colon+1:])), " ")
 		switch name {
 		case "x-uid":

@@ -100,7 +100,12 @@ type mboxMessage struct {
 	Offset int64
 	// Body yields the message, un-escaped; valid until the next Next.
 	Body io.Reader
+	body *mboxBody
 }
+
+// contentLengthUsed reports whether the body's end came from a
+// Content-Length header (known once the header has been read).
+func (m *mboxMessage) contentLengthUsed() bool { return m.body.rawLeft >= 0 }
 
 // newMboxSplitter reads r from its start. When r is also an io.ReaderAt
 // (a file), Content-Length headers are checked and used (see step).
@@ -132,7 +137,7 @@ func (s *mboxSplitter) Next() (*mboxMessage, error) {
 	}
 	s.haveNext = false
 	s.body = &mboxBody{s: s, contentLength: -1, rawLeft: -1}
-	return &mboxMessage{From: s.next, Offset: s.nextAt, Body: s.body}, nil
+	return &mboxMessage{From: s.next, Offset: s.nextAt, Body: s.body, body: s.body}, nil
 }
 
 // findFirst skips leading blank lines and reads the first From_ line.

@@ -226,7 +226,7 @@ func FuzzMboxSplit(f *testing.F) {
 			for _, b := range bodies {
 				total += len(b)
 				// The header filter never fails on bytes and never grows them.
-				r, _, err := readMboxMeta(strings.NewReader(b), false)
+				r, _, err := readMboxMeta(strings.NewReader(b), false, nil)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -145,7 +145,11 @@ func (p *LineProgress) Add(messages, bytes int64) {
 func (p *LineProgress) Done() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.started.IsZero() {
+		return // never started (the transfer failed first)
+	}
 	p.print(p.now(), true)
+	p.started = time.Time{}
 }
 
 func (p *LineProgress) print(now time.Time, done bool) {

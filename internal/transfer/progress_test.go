@@ -33,6 +33,13 @@ func TestLineProgress(t *testing.T) {
 		t.Errorf("final line %q", out.String())
 	}
 
+	// Done again (or before any Start) prints nothing.
+	out.Reset()
+	p.Done()
+	if out.Len() != 0 {
+		t.Errorf("Done without Start printed %q", out.String())
+	}
+
 	// Unknown totals (mbox import knows only bytes).
 	out.Reset()
 	p = NewLineProgress(&out, 0)

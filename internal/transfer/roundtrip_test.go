@@ -167,8 +167,10 @@ func TestRoundTripMaildir(t *testing.T) {
 	// Copies that lost their mtimes still get the dates from the names.
 	now := time.Now()
 	filepathWalkFiles(t, dir, func(p string) { os.Chtimes(p, now, now) })
+	// And a relative path works like an absolute one.
 	mustCreateAccount(t, st, "carol")
-	if _, err := Import(ctx, st, ImportOptions{Account: "carol", Format: FormatMaildir, Path: dir}); err != nil {
+	t.Chdir(filepath.Dir(dir))
+	if _, err := Import(ctx, st, ImportOptions{Account: "carol", Format: FormatMaildir, Path: "./" + filepath.Base(dir)}); err != nil {
 		t.Fatal(err)
 	}
 	sameAccount(t, snapshot(t, st, "carol"), want)

@@ -4,28 +4,39 @@
 //
 // Formats and choices:
 //
-//   - mbox: read as mboxrd or mboxo (MboxVariant); the From_ line's date is
-//     the INTERNALDATE; flags come from the Status, X-Status, X-Keywords and
-//     Thunderbird X-Mozilla-* fields, which import removes (see mboxmeta.go).
-//     Export writes mboxrd with LF line ends, the From_ date in UTC and the
-//     flags as Status/X-Status/X-Keywords, so import(export(x)) gives back
-//     the same bytes, flags, keywords and dates. A path that is a directory
-//     holds one mbox file per mailbox ("Sub/Folder.mbox"; Thunderbird's
-//     "Folder.sbd/" directories are understood too).
+//   - mbox: read as mboxrd or mboxo (MboxVariant), and as mboxcl2 where a
+//     Content-Length header checks out (Dovecot's own mbox files); the From_
+//     line's date is the INTERNALDATE; flags come from the Status, X-Status,
+//     X-Keywords and Thunderbird X-Mozilla-* fields, UIDs from X-IMAPbase
+//     and X-UID; import removes these fields (see mboxmeta.go). Export
+//     writes mboxrd with LF line ends, the From_ date in UTC and the state
+//     as X-IMAPbase/X-UID/Status/X-Status/X-Keywords (which Dovecot reads
+//     too), so import(export(x)) gives back the same bytes, flags, keywords
+//     and dates. A path that is a directory holds one mbox file per mailbox
+//     ("Sub/Folder.mbox"; Thunderbird's "Folder.sbd/" directories are
+//     understood too).
 //   - Maildir: the root folder is INBOX; Maildir++ ".Sub.Folder" folders
-//     and plain nested folders ("Sub/Folder/cur") are mailboxes; flags from
-//     the ":2," info, keywords through dovecot-keywords, UIDVALIDITY and
-//     UIDs from dovecot-uidlist (kept when the store implements
-//     UIDPreserver), subscriptions from the root's subscriptions file.
-//     Export writes the Maildir++ layout with those files and sets each
-//     file's mtime to the INTERNALDATE.
+//     (levels in modified UTF-7, as Dovecot writes them) and plain nested
+//     folders ("Sub/Folder/cur") are mailboxes; flags from the ":2," info,
+//     keywords through dovecot-keywords, UIDVALIDITY and UIDs from
+//     dovecot-uidlist (kept when the store implements UIDPreserver),
+//     subscriptions from the root's subscriptions file. Export writes the
+//     Maildir++ layout with those files and sets each file's mtime to the
+//     INTERNALDATE; Dovecot reads it as it is.
+//
+// Line ends: the store keeps CRLF; files get LF, except a message with a
+// bare CR before a CRLF, which is written with its CRLFs so it survives.
+// What does not round-trip: an mbox message that does not end in a line
+// end gains one, a message whose own header carries one of the mbox state
+// fields loses it, and a Maildir folder names at most 26 keywords.
 //
 // Import is idempotent: a message is skipped when the target mailbox
 // already holds as many copies of the same bytes (same blob SHA-256) as
-// the source has seen so far, so running an import twice adds nothing and
-// a source holding two identical messages still gets both.
+// the source has offered so far, so running an import twice adds nothing
+// and a source holding two identical messages still gets both.
 //
-// Import and Export are called by the CLI, one at a time per store; they
+// Import and Export are called by the CLI; each call is used by one
+// goroutine (Import stages a few messages in parallel internally). They
 // stream message bodies (a message is spooled to a temporary file past
 // spoolMemory bytes) and never hold a whole mbox file.
 package transfer

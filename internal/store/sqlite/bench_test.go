@@ -130,3 +130,48 @@ func bulkAppend(db *DB, acct store.AccountID, mb store.MailboxID, n int) error {
 	}
 	return nil
 }
+
+// BenchmarkSearchText measures BODY search over 2,000 messages through the
+// trigram index and by decoding bodies (a two-letter needle).
+func BenchmarkSearchText(b *testing.B) {
+	db, err := Open(context.Background(), b.TempDir(), Options{Logger: quietLogger(), NoIndexer: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	a, inbox := mustAccount(b, db, "search")
+	const n = 2000
+	uids := make([]store.UID, 0, n)
+	for start := 0; start < n; start += 200 {
+		reqs := make([]store.AppendRequest, 0, 200)
+		for i := start; i < start+200; i++ {
+			raw := testMessage(fmt.Sprintf("<%d@s>", i), "s", fmt.Sprintf("message number %d talks about topic%d\r\n%s", i, i%50, strings.Repeat("filler text line\r\n", 40)))
+			st, err := db.Stage(ctx, strings.NewReader(raw), 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			reqs = append(reqs, store.AppendRequest{Account: a.ID, Mailbox: inbox.ID, Message: st})
+		}
+		res, err := db.Append(ctx, reqs)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, r := range res {
+			uids = append(uids, r.UID)
+		}
+	}
+	if err := db.indexNow(ctx); err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct{ name, needle string }{{"index", "topic17"}, {"scan", "c1"}} {
+		b.Run(c.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				got, err := db.SearchText(ctx, a.ID, inbox.ID, uids, []string{c.needle}, false)
+				if err != nil || len(got) == 0 {
+					b.Fatal(len(got), err)
+				}
+			}
+		})
+	}
+}

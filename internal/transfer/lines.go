@@ -29,8 +29,8 @@ func needsCRLF(body io.ReaderAt, size int64) (bool, error) {
 }
 
 // lineReader hands out a stream line by line without ever holding a whole
-// long line: ReadFragment returns at most the bufio buffer's size and says
-// whether the fragment starts a line. Callers that only look at line starts
+// long line: next returns at most the bufio buffer's size and says whether
+// the fragment starts a line. Callers that only look at line starts
 // (From_ detection, header ends) therefore work on lines of any length.
 type lineReader struct {
 	br        *bufio.Reader
@@ -60,7 +60,6 @@ func (l *lineReader) next() (frag []byte, start, complete bool, err error) {
 		return nil, start, false, err
 	}
 	l.consumed += int64(len(frag))
-	// A fragment ending at EOF without LF still ends its line.
 	l.lineStart = complete
 	return frag, start, complete, nil
 }
