@@ -20,11 +20,11 @@ import (
 func (ex *exporter) exportMaildir(ctx context.Context, mailboxes []store.Mailbox) error {
 	single := ex.opts.Mailbox != ""
 	for _, mb := range mailboxes {
-		dir := ex.opts.Path
-		if !single {
-			dir = filepath.Join(ex.opts.Path, maildirPlusPath(mb.Name))
+		dir, sub := ex.opts.Path, false
+		if !single && maildirPlusPath(mb.Name) != "" {
+			dir, sub = filepath.Join(ex.opts.Path, maildirPlusPath(mb.Name)), true
 		}
-		if err := ex.exportMaildirFolder(ctx, mb, dir, dir != ex.opts.Path); err != nil {
+		if err := ex.exportMaildirFolder(ctx, mb, dir, sub); err != nil {
 			return err
 		}
 		ex.rep.Mailboxes++

@@ -98,13 +98,17 @@ func TestRoundTripMaildir(t *testing.T) {
 	bob := mustCreateAccount(t, st, "bob")
 
 	dir := filepath.Join(t.TempDir(), "Maildir")
-	erep, err := Export(ctx, st, ExportOptions{Account: "alice", Format: FormatMaildir, Path: dir, Logger: quietLogger()})
+	t.Chdir(filepath.Dir(dir))
+	erep, err := Export(ctx, st, ExportOptions{Account: "alice", Format: FormatMaildir, Path: "./Maildir/", Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := int64(len(testCorpus()) + 4 + 2 + 1)
 	if erep.Messages != n || erep.KeywordsDropped != 0 {
 		t.Errorf("export report %+v", erep)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "maildirfolder")); err == nil {
+		t.Error("the root has a maildirfolder marker")
 	}
 	for _, f := range []string{"cur", "new", "tmp", "dovecot-uidlist", "dovecot-keywords", "subscriptions",
 		".Sub.Folder/cur", ".Sub.Folder/maildirfolder", `.a\2eb/dovecot-uidlist`, ".Entw&APw-rfe/cur"} {
@@ -169,7 +173,6 @@ func TestRoundTripMaildir(t *testing.T) {
 	filepathWalkFiles(t, dir, func(p string) { os.Chtimes(p, now, now) })
 	// And a relative path works like an absolute one.
 	mustCreateAccount(t, st, "carol")
-	t.Chdir(filepath.Dir(dir))
 	if _, err := Import(ctx, st, ImportOptions{Account: "carol", Format: FormatMaildir, Path: "./" + filepath.Base(dir)}); err != nil {
 		t.Fatal(err)
 	}
