@@ -20,14 +20,14 @@ import (
 func (a *app) userCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "user",
-		Short: "Manage accounts: add, list, passwd, del, quota",
+		Short: "Manage accounts: add, list, passwd, del, quota, import-passwd",
 		Long: `Manage accounts in the store. Account names are case-insensitive and
 stored in lower case; they are the IMAP/POP3 login name (user@domain also
 logs in as user) and the local part LMTP delivers to.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(a.userAddCommand(), a.userListCommand(), a.userPasswdCommand(), a.userDelCommand(), a.userQuotaCommand())
+	cmd.AddCommand(a.userAddCommand(), a.userListCommand(), a.userPasswdCommand(), a.userDelCommand(), a.userQuotaCommand(), a.userImportPasswdCommand())
 	return cmd
 }
 

@@ -97,6 +97,12 @@ func cmdEnable(s *session, c *command) error {
 				s.enabled.condstore = true
 				on = append(on, "CONDSTORE")
 			}
+		case "QRESYNC":
+			// RFC 7162 §3.2.3: QRESYNC implies CONDSTORE.
+			if !s.enabled.qresync {
+				s.enabled.qresync, s.enabled.condstore = true, true
+				on = append(on, "QRESYNC")
+			}
 		}
 	}
 	utf8 := s.enabled.rev2 || s.enabled.utf8

@@ -19,15 +19,20 @@ func cmdSelect(s *session, c *command) error {
 		return nil
 	}
 	condstore := false
+	var qr *qresyncParams
 	if d.SP() {
 		if !d.ExpectList(func() bool {
 			var p string
 			if !d.Atom(&p) {
 				return false
 			}
-			if strings.EqualFold(p, "CONDSTORE") {
+			switch strings.ToUpper(p) {
+			case "CONDSTORE":
 				condstore = true
 				return true
+			case "QRESYNC":
+				qr = &qresyncParams{}
+				return d.ExpectSP() && s.readQresync(qr)
 			}
 			d.Errorf("unknown select parameter %s", sanitize(p))
 			return false
@@ -37,6 +42,10 @@ func cmdSelect(s *session, c *command) error {
 	}
 	if !d.ExpectCRLF() {
 		return nil
+	}
+	if qr != nil && !s.enabled.qresync {
+		// RFC 7162 §3.2.5: QRESYNC needs ENABLE QRESYNC first.
+		return errBad("QRESYNC parameter without ENABLE QRESYNC")
 	}
 	if s.sel != nil {
 		// RFC 9051 §6.3.2: a SELECT closes the current mailbox first.
@@ -127,6 +136,12 @@ func cmdSelect(s *session, c *command) error {
 		// RFC 9051 §6.3.2: the server returns a LIST response with the
 		// mailbox name.
 		e.Atom("* LIST () \"/\" ").Mailbox(mb.Name).CRLF()
+	}
+	if qr != nil {
+		if err := s.qresyncSelect(v, qr); err != nil {
+			s.deselect()
+			return err
+		}
 	}
 	s.sel = v
 	s.state = stateSelected

@@ -18,9 +18,19 @@ func cmdFetch(s *session, c *command) error {
 		return nil
 	}
 	v := s.sel
+	if req.vanished && (!c.uid || !s.enabled.qresync || req.changedSince == 0) {
+		// RFC 7162 §3.2.6: VANISHED needs UID FETCH, QRESYNC and
+		// CHANGEDSINCE.
+		return errBad("VANISHED needs UID FETCH with CHANGEDSINCE after ENABLE QRESYNC")
+	}
 	uids, err := v.resolve(req.set, c.uid)
 	if err != nil {
 		return err
+	}
+	if req.vanished {
+		if err := s.writeVanishedEarlier(v, req.changedSince, req.set); err != nil {
+			return err
+		}
 	}
 	atts := req.atts
 	hasKind := func(k fetchKind) bool {

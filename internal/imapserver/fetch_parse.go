@@ -53,6 +53,7 @@ type fetchRequest struct {
 	set          imapwire.SeqSet
 	atts         []fetchAtt
 	changedSince uint64
+	vanished     bool // VANISHED modifier (RFC 7162 §3.2.6)
 }
 
 func isFetchWordChar(b byte) bool {
@@ -98,6 +99,9 @@ func (s *session) readFetch() (*fetchRequest, bool) {
 			switch strings.ToUpper(m) {
 			case "CHANGEDSINCE":
 				return d.ExpectSP() && d.ExpectNumber64(&req.changedSince)
+			case "VANISHED":
+				req.vanished = true
+				return true
 			}
 			d.Errorf("unknown fetch modifier %s", sanitize(m))
 			return false

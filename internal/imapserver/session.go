@@ -90,6 +90,7 @@ type enabled struct {
 	rev2      bool
 	utf8      bool
 	condstore bool
+	qresync   bool
 }
 
 // session is one IMAP connection. Only its own goroutine touches it, except

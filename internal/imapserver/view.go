@@ -284,8 +284,17 @@ func (s *session) writeExpunges(v *view, extra []store.UID) {
 		}
 	}
 	slices.Sort(idx)
-	for k := len(idx) - 1; k >= 0; k-- {
-		s.enc.Atom("* ").Number(uint32(idx[k] + 1)).Atom(" EXPUNGE").CRLF()
+	if s.enabled.qresync {
+		// RFC 7162 §3.2.10: VANISHED replaces EXPUNGE.
+		gone := make([]uint32, len(idx))
+		for k, i := range idx {
+			gone[k] = uint32(v.uids[i])
+		}
+		s.enc.Atom("* VANISHED ").Atom(imapwire.FormatNumSet(gone)).CRLF()
+	} else {
+		for k := len(idx) - 1; k >= 0; k-- {
+			s.enc.Atom("* ").Number(uint32(idx[k] + 1)).Atom(" EXPUNGE").CRLF()
+		}
 	}
 	v.remove(idx)
 }

@@ -256,6 +256,12 @@ func TestInUse(t *testing.T) {
 	b.expect("USER "+testUser, "+OK")
 	b.expect("PASS "+testPass, "-ERR [IN-USE]")
 	b.expect("AUTH PLAIN "+plainResp(testUser, testPass), "-ERR [IN-USE]")
+	// The lock is per account: another account logs in meanwhile.
+	e.addUser("bob", "bobpw")
+	other := e.dial()
+	other.expect("USER bob", "+OK")
+	other.expect("PASS bobpw", "+OK")
+	other.expect("QUIT", "+OK")
 	a.expect("DELE 1", "+OK")
 	a.expect("QUIT", "+OK")
 	a.closed()

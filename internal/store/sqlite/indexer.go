@@ -21,8 +21,12 @@ import (
 // Several processes may index at once; blob_text's unique key makes a
 // second indexing of a blob a no-op.
 
-// indexBatch is how many message rows one indexing round looks at.
-const indexBatch = 64
+// indexBatch is how many message rows one indexing round looks at;
+// indexDelay is how long the indexer waits after being kicked.
+const (
+	indexBatch = 256
+	indexDelay = 500 * time.Millisecond
+)
 
 // indexer runs indexing rounds when kicked (after commits that added
 // messages) and every few seconds, until the DB is closed.
@@ -35,6 +39,13 @@ func (db *DB) indexer() {
 		case <-db.ctx.Done():
 			return
 		case <-db.indexKick:
+			// Let deliveries accumulate: fewer, larger index commits
+			// compete less with delivery commits.
+			select {
+			case <-db.ctx.Done():
+				return
+			case <-time.After(indexDelay):
+			}
 		case <-t.C:
 		}
 		for {

@@ -1,0 +1,140 @@
+package imapserver
+
+import (
+	"github.com/postern/postern/internal/imapwire"
+)
+
+// qresyncParams is the QRESYNC select parameter (RFC 7162 §3.2.5).
+type qresyncParams struct {
+	uidValidity uint32
+	modSeq      uint64
+	knownUIDs   *imapwire.SeqSet
+}
+
+// readQresync reads "(" uidvalidity SP mod-sequence-value [SP known-uids]
+// [SP seq-match-data] ")" after "QRESYNC SP". Sequence match data is read
+// and not used: the server always has tombstones or compares UID sets.
+func (s *session) readQresync(p *qresyncParams) bool {
+	d := s.dec
+	if !d.ExpectSpecial('(') || !d.ExpectNumber(&p.uidValidity) || !d.ExpectSP() || !d.ExpectNumber64(&p.modSeq) {
+		return false
+	}
+	if d.SP() {
+		if b, ok := d.PeekByte(); ok && b != '(' {
+			var known imapwire.SeqSet
+			if !d.ExpectSeqSet(&known) {
+				return false
+			}
+			p.knownUIDs = &known
+			if !d.SP() {
+				return d.ExpectSpecial(')')
+			}
+		}
+		var seqs, uids imapwire.SeqSet
+		if !d.ExpectSpecial('(') || !d.ExpectSeqSet(&seqs) || !d.ExpectSP() || !d.ExpectSeqSet(&uids) || !d.ExpectSpecial(')') {
+			return false
+		}
+	}
+	return d.ExpectSpecial(')')
+}
+
+// vanishedSince returns the UIDs within limit (nil: any) expunged after
+// modseq, as ranges. When tombstones were pruned, it answers with every
+// UID in limit (or below UIDNEXT) that is not in the mailbox now, which
+// RFC 7162 §3.2.5.2 allows.
+func (s *session) vanishedSince(v *view, modseq uint64, limit []imapwire.SeqRange) ([]uint32, []imapwire.SeqRange, error) {
+	ch, err := s.srv.opts.Store.ChangesSince(s.ctx, s.account.ID, v.mbox.ID, modseq)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !ch.TombstonesPruned {
+		var out []uint32
+		for _, u := range ch.Vanished {
+			if (limit == nil || imapwire.RangesContain(limit, uint32(u))) && v.index(u) < 0 {
+				out = append(out, uint32(u))
+			}
+		}
+		return out, nil, nil
+	}
+	// Complement of the view's UIDs within [1, last known UID].
+	top := uint32(v.lastUID())
+	if uint32(v.mbox.UIDNext) > 0 && uint32(v.mbox.UIDNext)-1 > top {
+		top = uint32(v.mbox.UIDNext) - 1
+	}
+	var gaps []imapwire.SeqRange
+	next := uint32(1)
+	for _, u := range v.uids {
+		if uint32(u) > next {
+			gaps = append(gaps, imapwire.SeqRange{Start: next, Stop: uint32(u) - 1})
+		}
+		next = uint32(u) + 1
+	}
+	if next <= top {
+		gaps = append(gaps, imapwire.SeqRange{Start: next, Stop: top})
+	}
+	if limit == nil {
+		return nil, gaps, nil
+	}
+	var out []imapwire.SeqRange
+	for _, g := range gaps {
+		for _, l := range limit {
+			lo, hi := max(g.Start, l.Start), min(g.Stop, l.Stop)
+			if lo <= hi {
+				out = append(out, imapwire.SeqRange{Start: lo, Stop: hi})
+			}
+		}
+	}
+	return nil, out, nil
+}
+
+// writeVanished writes "* VANISHED (EARLIER) set" when anything vanished.
+func (s *session) writeVanished(nums []uint32, ranges []imapwire.SeqRange) {
+	if len(nums) == 0 && len(ranges) == 0 {
+		return
+	}
+	set := imapwire.FormatNumSet(nums)
+	if len(ranges) > 0 {
+		set = imapwire.SeqSet{Ranges: ranges}.String()
+	}
+	s.enc.Atom("* VANISHED (EARLIER) ").Atom(set).CRLF()
+}
+
+// writeVanishedEarlier answers UID FETCH ... (CHANGEDSINCE n VANISHED).
+func (s *session) writeVanishedEarlier(v *view, modseq uint64, set imapwire.SeqSet) error {
+	var limit []imapwire.SeqRange
+	if set.SearchRes {
+		limit = numsToRanges(toNums(v.searchRes))
+	} else {
+		limit = set.Resolve(uint32(max(v.lastUID(), v.mbox.UIDNext)))
+	}
+	nums, ranges, err := s.vanishedSince(v, modseq, limit)
+	if err != nil {
+		return err
+	}
+	s.writeVanished(nums, ranges)
+	return nil
+}
+
+// qresyncSelect sends what changed since the client's last session
+// (RFC 7162 §3.2.5.1): VANISHED (EARLIER), then FETCH for changed
+// messages.
+func (s *session) qresyncSelect(v *view, p *qresyncParams) error {
+	if p.uidValidity != v.mbox.UIDValidity {
+		return nil
+	}
+	var limit []imapwire.SeqRange
+	if p.knownUIDs != nil {
+		limit = p.knownUIDs.Resolve(uint32(v.lastUID()))
+	}
+	nums, ranges, err := s.vanishedSince(v, p.modSeq, limit)
+	if err != nil {
+		return err
+	}
+	s.writeVanished(nums, ranges)
+	for i := range v.uids {
+		if v.modseqs[i] > p.modSeq && (limit == nil || imapwire.RangesContain(limit, uint32(v.uids[i]))) {
+			s.writeFlagsFetch(v, i, true)
+		}
+	}
+	return nil
+}
