@@ -84,10 +84,6 @@ const copyBuf = 64 << 10
 // collector honouring a grace period by mtime keeps it while the caller is
 // still about to reference it) and the new copy is dropped.
 func (s *Store) Put(ctx context.Context, r io.Reader, maxSize int64) (id string, size int64, err error) {
-	return s.put(ctx, r, maxSize, true)
-}
-
-func (s *Store) put(ctx context.Context, r io.Reader, maxSize int64, dirSync bool) (id string, size int64, err error) {
 	tmp, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), "put-*")
 	if err != nil {
 		return "", 0, fmt.Errorf("blob: %w", err)
@@ -131,9 +127,6 @@ func (s *Store) put(ctx context.Context, r io.Reader, maxSize int64, dirSync boo
 		return "", 0, fmt.Errorf("blob: rename: %w", err)
 	}
 	keep = true
-	if !dirSync {
-		return id, size, nil
-	}
 	if err := syncDir(shard); err != nil {
 		return "", 0, err
 	}

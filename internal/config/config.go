@@ -77,6 +77,11 @@ type TLS struct {
 	// ReloadInterval is how often certificate files are checked for
 	// changes; 0 turns the check off (SIGHUP still reloads).
 	ReloadInterval Duration `toml:"reload_interval"`
+	// ClientCA is a PEM file of CA certificates. When set, every TLS
+	// listener (and STARTTLS) asks for a client certificate and verifies
+	// one that is given against these CAs; a verified certificate allows
+	// SASL EXTERNAL. Connections without a certificate still work.
+	ClientCA string `toml:"client_ca"`
 }
 
 // Auth configures authentication (package auth).

@@ -119,6 +119,7 @@ func (c *Config) CheckFiles() error {
 	for _, f := range []struct{ key, path string }{
 		{"auth.keytab", c.Auth.Keytab},
 		{"auth.jwks_file", c.Auth.JWKSFile},
+		{"tls.client_ca", c.TLS.ClientCA},
 	} {
 		if f.path == "" {
 			continue

@@ -71,19 +71,20 @@ func TestDemoPythonLMTPExport(t *testing.T) {
 	mustCheck(t, data)
 }
 
-// parallelDeliveries runs `clients` LMTP connections, each delivering its
-// share of total messages to rcpt, each message with the Message-ID
-// "p<client>-<n>@e2e.test". It returns the IDs that got 250 and those that
-// were tried but did not. stopAfter, when > 0, makes every client stop at
-// its first error instead of failing the test, and onAck is told the
-// running count of 250 replies.
+// deliveryLog records what parallel LMTP clients sent; its fields are
+// guarded by mu while the clients run.
 type deliveryLog struct {
 	mu      sync.Mutex
-	acked   map[string]bool
-	unacked map[string]bool
+	acked   map[string]bool // IDs ("p<client>-<n>") that got 250 after DATA
+	unacked map[string]bool // IDs sent whose transaction failed
 	errs    []string
 }
 
+// runParallelDeliveries runs `clients` LMTP connections, each delivering
+// its share of total messages to rcpt, each with the Message-ID
+// "p<client>-<n>@e2e.test". A client stops at its first error (recorded,
+// not fatal: the SIGKILL test expects errors). onAck, when set, is told
+// the running count of 250 replies, from the clients' goroutines.
 func runParallelDeliveries(t *testing.T, addr, rcpt string, clients, total int, onAck func(n int64)) *deliveryLog {
 	t.Helper()
 	log := &deliveryLog{acked: map[string]bool{}, unacked: map[string]bool{}}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/base64"
+	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
@@ -68,9 +69,9 @@ func multipartWithAttachment() (msg, part2, raw []byte) {
 }
 
 func plainMessage(n int, subject, from string) []byte {
-	return []byte("From: " + from + "\r\nTo: demo@localhost\r\nSubject: " + subject +
-		"\r\nDate: Wed, 25 Nov 2026 10:00:00 +0000\r\nMessage-ID: <go-imap-" + string(rune('0'+n)) +
-		"@e2e.test>\r\n\r\nPlain message number " + string(rune('0'+n)) + ".\r\n")
+	return fmt.Appendf(nil, "From: %s\r\nTo: demo@localhost\r\nSubject: %s\r\n"+
+		"Date: Wed, 25 Nov 2026 10:00:00 +0000\r\nMessage-ID: <go-imap-%d@e2e.test>\r\n\r\n"+
+		"Plain message number %d.\r\n", from, subject, n, n)
 }
 
 // TestIMAPGoClient runs the same sequence as TestIMAPPython with go-imap

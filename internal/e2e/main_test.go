@@ -23,7 +23,8 @@ import (
 var binPath string
 
 // TestMain builds cmd/postern once into a temporary directory (or takes
-// POSTERN_E2E_BIN) and runs the tests against that binary.
+// POSTERN_E2E_BIN) and runs the tests against that binary. The binary is
+// built without the race detector unless POSTERN_E2E_RACE is set.
 func TestMain(m *testing.M) {
 	os.Exit(runMain(m))
 }
@@ -42,7 +43,14 @@ func runMain(m *testing.M) int {
 	binPath = filepath.Join(dir, "postern")
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	build := exec.CommandContext(ctx, "go", "build", "-o", binPath, "github.com/postern/postern/cmd/postern")
+	args := []string{"build", "-o", binPath}
+	if os.Getenv("POSTERN_E2E_RACE") != "" {
+		// A race-enabled server: slower (the 2,000-delivery tests take
+		// minutes), but it reports data races under real load; a race
+		// makes serve exit non-zero, which stop() reports.
+		args = append(args, "-race")
+	}
+	build := exec.CommandContext(ctx, "go", append(args, "github.com/postern/postern/cmd/postern")...)
 	build.Stdout = os.Stderr
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {

@@ -34,6 +34,14 @@ func TestBadInput(t *testing.T) {
 	if l := c.readLine(); !strings.HasPrefix(l, "* BAD") {
 		t.Fatalf("garbage: %q", l)
 	}
+	// A bad command's non-synchronizing literal is skipped with it.
+	c.send("x1 NOOP junk {9+}\r\nx2 NOOP\r\n\r\nx3 NOOP\r\n")
+	if _, st := c.until("x1"); !strings.HasPrefix(st, "BAD") {
+		t.Fatalf("x1: %q", st)
+	}
+	if u, st := c.until("x3"); !strings.HasPrefix(st, "OK") || len(u) != 0 {
+		t.Fatalf("x3: %q %q", st, u)
+	}
 	// Still usable.
 	c.ok("NOOP")
 	u := c.ok("FETCH 1:* FLAGS")

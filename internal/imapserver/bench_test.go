@@ -3,6 +3,7 @@ package imapserver
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -70,4 +71,35 @@ func BenchmarkSearchFlags(b *testing.B) {
 
 func BenchmarkSearchBody(b *testing.B) {
 	benchCommand(b, 2000, fmt.Sprintf("SEARCH BODY %q", "body 7"))
+}
+
+// BenchmarkIdleConnectionMemory reports the heap each idle connection
+// costs (DESIGN.md §4 targets well under 32 KiB), half of them in IDLE.
+func BenchmarkIdleConnectionMemory(b *testing.B) {
+	ts := newTestServer(b)
+	const n = 200
+	for b.Loop() {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		conns := make([]*tconn, 0, n)
+		for i := 0; i < n; i++ {
+			c := ts.dial()
+			if i%2 == 1 {
+				c.send("i1 LOGIN alice \"" + testPassword + "\"\r\n")
+				c.until("i1")
+				c.send("i2 SELECT INBOX\r\n")
+				c.until("i2")
+				c.send("i3 IDLE\r\n")
+				c.readLine()
+			}
+			conns = append(conns, c)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapInuse-before.HeapInuse)/n, "heapB/conn")
+		for _, c := range conns {
+			c.c.Close()
+		}
+	}
 }

@@ -40,6 +40,7 @@ func cmdStartTLS(s *session, c *command) error {
 	s.rawConn.SetDeadline(time.Time{})
 	cs := tc.ConnectionState()
 	s.info.TLS = &cs
+	s.info.ServerCertificate = serverCertificate(s.srv.opts.TLSConfig, &cs)
 	s.conn = tc
 	s.src.r = tc
 	s.out.w = tc
@@ -57,6 +58,11 @@ func (s *session) loggedIn(c *command, accountName string) error {
 	if err != nil {
 		return err
 	}
+	release, ok := s.srv.opts.Auth.Acquire(acc.Name)
+	if !ok {
+		return errNo("LIMIT", "Too many sessions for this account")
+	}
+	s.releaseLogin = release
 	s.account = acc
 	s.state = stateAuthenticated
 	s.log = s.log.With("account", acc.Name)
@@ -75,6 +81,7 @@ func cmdLogin(s *session, c *command) error {
 		return errNo("PRIVACYREQUIRED", "LOGIN is disabled without TLS")
 	}
 	name, err := s.srv.opts.Auth.CheckPassword(s.ctx, s.info, user, pass)
+	s.logLogin("LOGIN", user, err)
 	if err != nil {
 		if errors.Is(err, auth.ErrFailed) {
 			return errNo("AUTHENTICATIONFAILED", "Invalid credentials")
@@ -116,6 +123,7 @@ func cmdAuthenticate(s *session, c *command) error {
 	}
 	ex, err := s.srv.opts.Auth.Start(s.ctx, s.info, mech)
 	if err != nil {
+		s.logLogin(mech, "", err)
 		return err
 	}
 	resp := initial
@@ -125,12 +133,14 @@ func cmdAuthenticate(s *session, c *command) error {
 	for {
 		challenge, done, err := ex.Next(s.ctx, resp)
 		if err != nil {
+			s.logLogin(mech, "", err)
 			if errors.Is(err, auth.ErrFailed) {
 				return errNo("AUTHENTICATIONFAILED", "Authentication failed")
 			}
 			return err
 		}
 		if done && challenge == nil {
+			s.logLogin(mech, ex.Account(), nil)
 			c.text = "AUTHENTICATE completed"
 			return s.loggedIn(c, ex.Account())
 		}
@@ -150,6 +160,7 @@ func cmdAuthenticate(s *session, c *command) error {
 			return errBad("Invalid base64 in authentication response")
 		}
 		if done {
+			s.logLogin(mech, ex.Account(), nil)
 			c.text = "AUTHENTICATE completed"
 			return s.loggedIn(c, ex.Account())
 		}

@@ -274,7 +274,9 @@ func (s *session) list(req *listRequest, verb string) error {
 		case req.selSubscribed && req.recursiveMatch && e.childSub:
 			childInfo = true
 		}
-		if !e.exists && !e.subscribed {
+		if !e.exists && !(e.subscribed && req.selSubscribed) {
+			// Only the SUBSCRIBED selection shows names that do not
+			// exist (RFC 5258 §3.1).
 			continue
 		}
 		if req.selSpecialUse && e.mb.SpecialUse == "" {

@@ -42,6 +42,9 @@ var commands = map[string]commandSpec{
 	"NAMESPACE":    {states: authState, run: cmdNamespace},
 	"STATUS":       {states: authState, run: cmdStatus},
 	"APPEND":       {states: authState, run: cmdAppend},
+	"GETQUOTAROOT": {states: authState, run: cmdGetQuotaRoot},
+	"GETQUOTA":     {states: authState, run: cmdGetQuota},
+	"SETQUOTA":     {states: authState, run: cmdSetQuota},
 	"IDLE":         {states: authState, run: cmdIdle, noSync: true},
 	"CHECK":        {states: selectedSt, run: cmdNoop},
 	"CLOSE":        {states: selectedSt, run: cmdClose, noSync: true},
@@ -86,5 +89,5 @@ func (s *session) capabilities() []string {
 		"ESEARCH", "SEARCHRES", "CONDSTORE", "QRESYNC", "BINARY", "MULTIAPPEND",
 		"APPENDLIMIT="+strconv.FormatInt(s.srv.opts.MaxMessageSize, 10),
 		"UTF8=ACCEPT", "STATUS=SIZE", "SAVEDATE", "PREVIEW", "OBJECTID",
-		"SORT", "SORT=DISPLAY", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES", "WITHIN")
+		"SORT", "SORT=DISPLAY", "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES", "WITHIN")
 }

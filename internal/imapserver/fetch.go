@@ -305,12 +305,20 @@ func sectionRange(m *store.Message, b store.Body, sec section) (start, end int64
 	case "HEADER":
 		return msg.HeaderStart, msg.BodyStart, nil, true, nil
 	}
-	hdr := make([]byte, msg.BodyStart-msg.HeaderStart)
+	n := msg.BodyStart - msg.HeaderStart
+	if n < 0 || msg.HeaderStart < 0 {
+		n = 0
+	}
+	hdr := make([]byte, min(n, maxHeaderRead))
 	if _, err := b.ReadAt(hdr, msg.HeaderStart); err != nil && err != io.EOF {
 		return 0, 0, nil, false, err
 	}
 	return 0, 0, message.FilterHeader(hdr, sec.fields, sec.spec == "HEADER.FIELDS.NOT"), true, nil
 }
+
+// maxHeaderRead caps the header octets read into memory for
+// HEADER.FIELDS; longer headers are cut (a header that size is abuse).
+const maxHeaderRead = 8 << 20
 
 // writeSection writes "NAME[section]<origin> literal".
 func (s *session) writeSection(m *store.Message, b store.Body, a fetchAtt) error {

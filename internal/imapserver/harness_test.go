@@ -142,7 +142,10 @@ func (tc *tconn) readLine() string {
 		}
 		line = strings.TrimSuffix(line, "\r\n")
 		sb.WriteString(line)
-		m := literalRe.FindStringSubmatch(line)
+		var m []string
+		if strings.HasSuffix(line, "}") {
+			m = literalRe.FindStringSubmatch(line)
+		}
 		if m == nil {
 			return sb.String()
 		}

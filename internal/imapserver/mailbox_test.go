@@ -1,8 +1,13 @@
 package imapserver
 
 import (
+	"context"
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/postern/postern/internal/store"
 )
 
 func TestCreateDeleteRename(t *testing.T) {
@@ -120,7 +125,73 @@ func TestNotAuthenticatedRefusals(t *testing.T) {
 		c.bad(cmd)
 	}
 	a := ts.login()
+	a.bad("AUTHENTICATE PLAIN")
+	a.bad("STARTTLS")
+	a.ok("CAPABILITY")
+	a.ok("ID NIL")
 	for _, cmd := range []string{"FETCH 1 FLAGS", "STORE 1 +FLAGS (\\Seen)", "EXPUNGE", "CLOSE", "UNSELECT", "SEARCH ALL", "COPY 1 INBOX", "CHECK"} {
 		a.bad(cmd)
 	}
+	a.ok("SELECT INBOX")
+	a.bad(`LOGIN alice "` + testPassword + `"`)
+	a.ok("NOOP")
+	a.ok("CAPABILITY")
+	a.ok("LOGOUT")
+}
+
+func TestLoginWithLiterals(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	c := ts.dial()
+	c.send("l1 LOGIN {5}\r\n")
+	if l := c.readLine(); !strings.HasPrefix(l, "+ ") {
+		t.Fatalf("continuation: %q", l)
+	}
+	c.send("alice {" + strconv.Itoa(len(testPassword)) + "+}\r\n" + testPassword + "\r\n")
+	if _, st := c.until("l1"); !strings.HasPrefix(st, "OK") {
+		t.Fatalf("login with literals: %q", st)
+	}
+}
+
+func TestQuota(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	ctx := context.Background()
+	acc, err := ts.st.Account(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.st.SetQuota(ctx, acc.ID, store.Quota{StorageBytes: 10 << 20, Messages: 2}); err != nil {
+		t.Fatal(err)
+	}
+	c := ts.login()
+	c.appendMsg("INBOX", "", testMessage(1))
+	u := c.ok("GETQUOTAROOT INBOX")
+	has(t, u, `* QUOTAROOT INBOX ""`)
+	has(t, u, `* QUOTA "" (STORAGE 1 10240 MESSAGE 1 2)`)
+	c.ok(`GETQUOTA ""`)
+	c.no(`GETQUOTA "other"`)
+	c.no(`SETQUOTA "" (STORAGE 1)`)
+	c.appendMsg("INBOX", "", testMessage(2))
+	c.send(fmt.Sprintf("q1 APPEND INBOX {%d+}\r\n%s\r\n", len(testMessage(3)), testMessage(3)))
+	if _, st := c.until("q1"); !strings.HasPrefix(st, "NO [OVERQUOTA]") {
+		t.Fatalf("over quota: %q", st)
+	}
+}
+
+func TestListSubscribedNonExistent(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	c := ts.login()
+	c.ok("CREATE Gone")
+	c.ok("SUBSCRIBE Gone")
+	c.ok("DELETE Gone")
+	u := c.ok(`LIST (SUBSCRIBED) "" "*" RETURN (SPECIAL-USE)`)
+	has(t, u, `* LIST (\NonExistent \Subscribed) "/" Gone`)
+	u = c.ok(`LIST "" "*" RETURN (SPECIAL-USE STATUS (MESSAGES UNSEEN))`)
+	has(t, u, `\Trash) "/" Trash`)
+	has(t, u, `* STATUS Trash (MESSAGES 0 UNSEEN 0)`)
+	hasNot(t, u, "Gone")
+	u = c.ok(`LSUB "" "*"`)
+	has(t, u, `* LSUB (\Noselect) "/" Gone`)
 }

@@ -1,7 +1,21 @@
 // Package imapserver serves IMAP4rev2 (RFC 9051) and IMAP4rev1 (RFC 3501)
 // sessions over the mail store. One goroutine runs each connection; each
-// session keeps its own view of the selected mailbox and learns about other
-// sessions' changes from the store's change hub.
+// session keeps its own view of the selected mailbox and, while a mailbox
+// is selected, learns about other sessions' changes from the store's change
+// hub.
+//
+// Extensions: LITERAL+, SASL-IR, ID, ENABLE, IDLE, NAMESPACE, UNSELECT,
+// UIDPLUS, MOVE, CHILDREN, LIST-EXTENDED, LIST-STATUS, SPECIAL-USE,
+// CREATE-SPECIAL-USE, ESEARCH, SEARCHRES, CONDSTORE, QRESYNC, BINARY,
+// MULTIAPPEND, APPENDLIMIT, UTF8=ACCEPT, STATUS=SIZE, SAVEDATE, PREVIEW,
+// OBJECTID, SORT, SORT=DISPLAY, THREAD=ORDEREDSUBJECT, THREAD=REFERENCES,
+// WITHIN, QUOTA.
+//
+// Files: server.go (lifecycle), session.go (connection loop, buffers,
+// dispatch), commands.go (the command table and capabilities), errors.go
+// (the one error → response mapper), view.go (the selected mailbox and
+// unsolicited updates), one cmd_*.go per command group, fetch*.go,
+// search*.go, sort.go, thread.go and qresync.go.
 //
 // Lifecycle of a Server:
 //  1. New builds it from Options (nothing listens yet).
@@ -185,7 +199,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		s.mu.Lock()
 		for sess := range s.sessions {
-			sess.conn.Close()
+			sess.rawConn.Close()
 		}
 		s.mu.Unlock()
 		<-finished

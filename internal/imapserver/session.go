@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -118,6 +119,8 @@ type session struct {
 	sel     *view
 	enabled enabled
 	badRun  int
+	// releaseLogin gives back the account's session slot (auth.Acquire).
+	releaseLogin func()
 }
 
 func newSession(srv *Server, conn net.Conn) *session {
@@ -181,11 +184,21 @@ func (s *session) run() {
 	defer s.srv.removeSession(s)
 	defer func() {
 		if r := recover(); r != nil {
-			s.log.Error("session panic", "panic", r)
+			// A bug must not take the server down; the session state is
+			// suspect, so the connection ends.
+			s.log.Error("session panic", "panic", r, "stack", string(debug.Stack()))
+			if s.bw != nil {
+				s.enc.Reset(s.bw)
+				s.enc.Atom("* BYE Internal server error").CRLF()
+				s.enc.Flush()
+			}
 		}
 		s.cancel()
 		if s.sub != nil {
 			s.sub.Close()
+		}
+		if s.releaseLogin != nil {
+			s.releaseLogin()
 		}
 		s.conn.Close()
 		s.releaseBuffers()
@@ -199,6 +212,7 @@ func (s *session) run() {
 		s.rawConn.SetDeadline(time.Time{})
 		cs := tc.ConnectionState()
 		s.info.TLS = &cs
+		s.info.ServerCertificate = serverCertificate(s.srv.opts.TLSConfig, &cs)
 	}
 	s.acquireBuffers()
 	s.enc.Atom("* OK [CAPABILITY ").Atom(strings.Join(s.capabilities(), " ")).Atom("] ").

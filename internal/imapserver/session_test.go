@@ -3,6 +3,9 @@ package imapserver
 import (
 	"strings"
 	"testing"
+
+	"github.com/postern/postern/internal/auth"
+	"github.com/postern/postern/internal/store"
 )
 
 func TestGreetingCapabilityNoopLogout(t *testing.T) {
@@ -32,4 +35,28 @@ func TestLogin(t *testing.T) {
 		t.Fatalf("login: %q", st)
 	}
 	c.bad(`LOGIN alice "` + testPassword + `"`) // already authenticated
+}
+
+func TestSessionLimitPerAccount(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, func(o *Options) {
+		o.Auth = auth.New(store.CredentialSource{Store: o.Store, UnknownUser: auth.ErrUnknownUser}, auth.Config{MaxSessionsPerAccount: 1})
+	})
+	a := ts.login()
+	b := ts.dial()
+	_, st := b.cmd(`LOGIN alice "` + testPassword + `"`)
+	if !strings.HasPrefix(st, "NO [LIMIT]") {
+		t.Fatalf("second session: %q", st)
+	}
+	a.ok("LOGOUT")
+	// The slot is given back when the first session ends.
+	for i := 0; ; i++ {
+		_, st = b.cmd(`LOGIN alice "` + testPassword + `"`)
+		if strings.HasPrefix(st, "OK") {
+			break
+		}
+		if i > 50 {
+			t.Fatalf("slot not released: %q", st)
+		}
+	}
 }

@@ -32,8 +32,8 @@ type Limits struct {
 	MaxSeqRanges int
 }
 
-// DefaultLimits are used for zero fields of Limits.
-var DefaultLimits = Limits{
+// defaultLimits fill zero fields of Limits; never modified.
+var defaultLimits = Limits{
 	MaxLine:          64 << 10,
 	MaxStringLiteral: 1 << 20,
 	MaxDepth:         32,
@@ -42,16 +42,16 @@ var DefaultLimits = Limits{
 
 func (l Limits) withDefaults() Limits {
 	if l.MaxLine <= 0 {
-		l.MaxLine = DefaultLimits.MaxLine
+		l.MaxLine = defaultLimits.MaxLine
 	}
 	if l.MaxStringLiteral <= 0 {
-		l.MaxStringLiteral = DefaultLimits.MaxStringLiteral
+		l.MaxStringLiteral = defaultLimits.MaxStringLiteral
 	}
 	if l.MaxDepth <= 0 {
-		l.MaxDepth = DefaultLimits.MaxDepth
+		l.MaxDepth = defaultLimits.MaxDepth
 	}
 	if l.MaxSeqRanges <= 0 {
-		l.MaxSeqRanges = DefaultLimits.MaxSeqRanges
+		l.MaxSeqRanges = defaultLimits.MaxSeqRanges
 	}
 	return l
 }
@@ -202,20 +202,66 @@ func (d *Decoder) ExpectCRLF() bool {
 	return d.Expect(d.CRLF(), "CRLF")
 }
 
-// DiscardLine skips the rest of the current line after an error, without
-// interpreting literals, reading at most limit octets. It reports whether
-// a line end was found.
+// DiscardLine skips the rest of the current command after an error,
+// reading at most limit octets. A line that ends in a non-synchronizing
+// literal header ("{n+}") continues after the literal's n octets, which
+// the client sends without waiting; a synchronizing one ends the command,
+// since the client waits for a "+" that does not come. It reports whether
+// the end of the command was found within limit.
 func (d *Decoder) DiscardLine(limit int) bool {
+	var tail []byte // the current line's last octets, to spot "{n+}"
 	for n := 0; n < limit; n++ {
 		b, err := d.r.ReadByte()
 		if err != nil {
 			return false
 		}
-		if b == '\n' {
+		if b != '\n' {
+			if len(tail) == 32 {
+				copy(tail, tail[1:])
+				tail = tail[:31]
+			}
+			tail = append(tail, b)
+			continue
+		}
+		size, ok := nonSyncLiteralAtEnd(tail)
+		if !ok {
 			return true
 		}
+		if int64(limit-n) < size {
+			return false
+		}
+		if _, err := d.r.Discard(int(size)); err != nil {
+			return false
+		}
+		n += int(size)
+		tail = tail[:0]
 	}
 	return false
+}
+
+// nonSyncLiteralAtEnd parses "{n+}" (optionally followed by CR) at the end
+// of line.
+func nonSyncLiteralAtEnd(line []byte) (int64, bool) {
+	if len(line) > 0 && line[len(line)-1] == '\r' {
+		line = line[:len(line)-1]
+	}
+	if len(line) < 4 || line[len(line)-1] != '}' || line[len(line)-2] != '+' {
+		return 0, false
+	}
+	i := len(line) - 3
+	var size int64
+	mul := int64(1)
+	for ; i >= 0 && line[i] >= '0' && line[i] <= '9'; i-- {
+		size += int64(line[i]-'0') * mul
+		mul *= 10
+		if mul > 1e15 {
+			return 0, false
+		}
+	}
+	if i < 0 || line[i] != '{' || i == len(line)-3 {
+		return 0, false
+	}
+	return size, true
 }
 
 // atom-specials of RFC 9051 §9: "(" ")" "{" SP CTL list-wildcards

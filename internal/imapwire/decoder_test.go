@@ -219,3 +219,18 @@ func TestCommand(t *testing.T) {
 		t.Fatal("trailing space accepted")
 	}
 }
+
+func TestDiscardSkipsNonSyncLiterals(t *testing.T) {
+	d := newDec("BAD x {5+}\r\nab\r\nc more {3}\r\nnext\r\n")
+	if !d.DiscardLine(1000) {
+		t.Fatal("no line end")
+	}
+	var a string
+	if !d.Atom(&a) || a != "next" {
+		t.Fatalf("after discard: %q %v", a, d.Err())
+	}
+	d = newDec("x {999999+}\r\nab")
+	if d.DiscardLine(100) {
+		t.Fatal("discard past the limit reported success")
+	}
+}

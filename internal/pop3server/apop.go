@@ -20,6 +20,7 @@ func (s *session) cmdApop(arg string) error {
 		return nil
 	}
 	account, err := s.srv.opts.Auth.CheckAPOP(s.ctx, s.connInfo(), f[0], s.timestamp, f[1])
+	s.logLogin("APOP", f[0], err)
 	if err != nil {
 		return s.authFailed(err)
 	}

@@ -103,6 +103,7 @@ func (s *session) cmdPass(arg string) error {
 	user := s.user
 	s.user = ""
 	account, err := s.srv.opts.Auth.CheckPassword(s.ctx, s.connInfo(), user, arg)
+	s.logLogin("USER", user, err)
 	if err != nil {
 		return s.authFailed(err)
 	}
@@ -164,6 +165,7 @@ func (s *session) cmdAuth(arg string) error {
 	}
 	ex, err := s.srv.opts.Auth.Start(s.ctx, s.connInfo(), f[0])
 	if err != nil {
+		s.logLogin(f[0], "", err)
 		if errors.Is(err, auth.ErrMechanism) {
 			s.reply("-ERR Unrecognized authentication mechanism")
 			return nil
@@ -185,6 +187,7 @@ func (s *session) cmdAuth(arg string) error {
 	for {
 		challenge, done, err := ex.Next(s.ctx, resp)
 		if err != nil {
+			s.logLogin(f[0], "", err)
 			return s.authFailed(err)
 		}
 		if done && challenge == nil {
@@ -217,6 +220,7 @@ func (s *session) cmdAuth(arg string) error {
 			break
 		}
 	}
+	s.logLogin(f[0], ex.Account(), nil)
 	return s.login(ex.Account())
 }
 

@@ -129,7 +129,8 @@ func (s *session) interrupt() {
 
 func (s *session) connInfo() auth.ConnInfo {
 	c := s.netConn()
-	return auth.ConnInfo{Remote: c.RemoteAddr(), Local: c.LocalAddr(), TLS: s.tls}
+	return auth.ConnInfo{Remote: c.RemoteAddr(), Local: c.LocalAddr(), TLS: s.tls,
+		ServerCertificate: serverCertificate(s.srv.opts.TLSConfig, s.tls)}
 }
 
 // run is the session's goroutine: greeting, command loop, cleanup.

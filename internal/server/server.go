@@ -94,6 +94,17 @@ func New(opts Options) (*Server, error) {
 	}
 	s.certs = certs
 	s.tlsCfg = certs.TLSConfig(s.cfg.TLS.MinVersion)
+	if s.cfg.TLS.ClientCA != "" {
+		pool, err := loadClientCAs(s.cfg.TLS.ClientCA)
+		if err != nil {
+			return nil, err
+		}
+		// Ask every client for a certificate and verify one that is
+		// given; a client without one still connects (EXTERNAL is then
+		// not offered). An unverifiable certificate fails the handshake.
+		s.tlsCfg.ClientAuth = tls.VerifyClientCertIfGiven
+		s.tlsCfg.ClientCAs = pool
+	}
 	if s.protos, err = newProtocols(s); err != nil {
 		return nil, err
 	}

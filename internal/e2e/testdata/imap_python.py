@@ -178,8 +178,9 @@ step("move")
 if "MOVE" in caps:
     typ, data = M.uid("MOVE", "3", "Dest")
     assert typ == "OK", (typ, data)
-    assert M.untagged_responses.get("EXPUNGE") == [b"3"] or ok(M.search(None, "ALL"), "SEARCH") == [b"1 2"], M.untagged_responses
-    M.untagged_responses.pop("EXPUNGE", None)
+    # RFC 6851 section 3.3: MOVE reports the source message as expunged.
+    expunged = M.untagged_responses.pop("EXPUNGE", None)
+    assert expunged == [b"3"], ("untagged EXPUNGE after MOVE", expunged, data)
 else:
     raise AssertionError("MOVE capability missing: %r" % caps)
 assert ok(M.search(None, "ALL"), "SEARCH ALL after MOVE") == [b"1 2"]

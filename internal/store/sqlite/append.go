@@ -22,7 +22,7 @@ func (db *DB) Append(ctx context.Context, reqs []store.AppendRequest) ([]store.A
 	}
 	err := db.write(ctx, func(w *wtx) error {
 		for i := range reqs {
-			res, err := db.appendOne(w, &reqs[i])
+			res, err := db.appendOne(w, &reqs[i], 0)
 			if err != nil && !isRequestError(err) {
 				return err
 			}
@@ -39,7 +39,8 @@ func (db *DB) Append(ctx context.Context, reqs []store.AppendRequest) ([]store.A
 
 func isRequestError(err error) bool {
 	return errors.Is(err, store.ErrNoMailbox) || errors.Is(err, store.ErrOverQuota) ||
-		errors.Is(err, store.ErrNoAccount) || errors.Is(err, store.ErrTooLarge)
+		errors.Is(err, store.ErrNoAccount) || errors.Is(err, store.ErrTooLarge) ||
+		errors.Is(err, store.ErrNoMessage) || errors.Is(err, ErrUIDTooLow)
 }
 
 // checkQuota fails with ErrOverQuota when adding n messages of size bytes
@@ -64,7 +65,9 @@ func (w *wtx) addUsage(account store.AccountID, n, size int64) error {
 	return dbErr("usage", err)
 }
 
-func (db *DB) appendOne(w *wtx, req *store.AppendRequest) (store.AppendResult, error) {
+// appendOne adds one message in the writer. uid > 0 asks for that UID
+// (AppendWithUIDs); it must be at least UIDNEXT, else ErrUIDTooLow.
+func (db *DB) appendOne(w *wtx, req *store.AppendRequest, uid store.UID) (store.AppendResult, error) {
 	var res store.AppendResult
 	if req.Message == nil {
 		return res, store.ErrNoMessage
@@ -78,6 +81,12 @@ func (db *DB) appendOne(w *wtx, req *store.AppendRequest) (store.AppendResult, e
 	}
 	if err != nil {
 		return res, dbErr("append", err)
+	}
+	if uid > 0 {
+		if uid < uidNext || uid >= maxUID {
+			return res, ErrUIDTooLow
+		}
+		uidNext = uid
 	}
 	size := req.Message.Size
 	if !req.IgnoreQuota {

@@ -23,9 +23,11 @@ import (
 
 // indexBatch is how many message rows one indexing round looks at;
 // indexDelay is how long the indexer waits after being kicked.
+// indexMaxText bounds the decoded text one round holds in memory.
 const (
-	indexBatch = 256
-	indexDelay = 500 * time.Millisecond
+	indexBatch   = 256
+	indexDelay   = 500 * time.Millisecond
+	indexMaxText = 16 << 20
 )
 
 // indexer runs indexing rounds when kicked (after commits that added
@@ -92,39 +94,48 @@ func (db *DB) indexRound(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	type cand struct {
+		rowID              int64
 		blobID             string
 		structure, headers []byte
+		done               bool
 	}
 	var cands []cand
-	n := 0
-	last := upto
-	seen := map[string]bool{}
 	for rows.Next() {
 		var c cand
-		var done bool
-		if err := rows.Scan(&last, &c.blobID, &c.structure, &c.headers, &done); err != nil {
+		if err := rows.Scan(&c.rowID, &c.blobID, &c.structure, &c.headers, &c.done); err != nil {
 			rows.Close()
 			return 0, err
 		}
-		n++
-		if !done && !seen[c.blobID] {
-			seen[c.blobID] = true
-			cands = append(cands, c)
-		}
+		cands = append(cands, c)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return 0, err
 	}
-	if n == 0 {
+	if len(cands) == 0 {
 		return 0, nil
 	}
-	docs := make([]indexDoc, 0, len(cands))
+	// Decode until the batch holds indexMaxText of text; the rest waits
+	// for the next round.
+	var docs []indexDoc
+	seen := map[string]bool{}
+	last, total, n := upto, 0, 0
 	for _, c := range cands {
-		doc, ok := db.extractText(c.blobID, c.structure, c.headers)
-		if ok {
-			docs = append(docs, doc)
+		if total >= indexMaxText {
+			break
 		}
+		last, n = c.rowID, n+1
+		if c.done || seen[c.blobID] {
+			continue
+		}
+		seen[c.blobID] = true
+		if doc, ok := db.extractText(c.blobID, c.structure, c.headers); ok {
+			docs = append(docs, doc)
+			total += len(doc.header) + len(doc.body)
+		}
+	}
+	if total >= indexMaxText {
+		n = indexBatch // cut short: tell the caller there is more
 	}
 	err = db.write(ctx, func(w *wtx) error {
 		for _, d := range docs {

@@ -47,7 +47,9 @@ CREATE TABLE mailboxes (
 CREATE UNIQUE INDEX mailboxes_name ON mailboxes(account_id, name);
 
 CREATE TABLE messages (
-	id              INTEGER PRIMARY KEY,
+	-- AUTOINCREMENT: ids never come back, so the text indexer's progress
+	-- mark (meta 'fts_upto') never skips a row.
+	id              INTEGER PRIMARY KEY AUTOINCREMENT,
 	account_id      INTEGER NOT NULL,
 	mailbox_id      INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
 	uid             INTEGER NOT NULL,
