@@ -28,7 +28,8 @@ type passwdEntry struct {
 }
 
 func (a *app) userImportPasswdCommand() *cobra.Command {
-	return &cobra.Command{
+	var skipBad bool
+	cmd := &cobra.Command{
 		Use:   "import-passwd FILE",
 		Short: "Create or update accounts from a Dovecot passwd-file",
 		Long: `Read a Dovecot passwd-file ("user:{SCHEME}hash:uid:gid:gecos:home:shell:extra",
@@ -41,40 +42,50 @@ argon2id and SCRAM keys at the account's first successful login. {PLAIN}
 passwords are hashed at once. Only the first two fields are read.
 
 The whole file is checked first: if any line is wrong, every wrong line is
-reported by its number and nothing is changed.`,
+reported by its number and nothing is changed, unless --skip-bad imports the
+good lines and only reports the wrong ones.`,
 		Example: `  postern user import-passwd /etc/dovecot/users`,
 		Args:    exactArgs(1, "one passwd FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			entries, skipped, err := a.readPasswdFile(args[0])
+			entries, skipped, bad, err := a.readPasswdFile(args[0])
 			if err != nil {
 				return err
 			}
+			if len(bad) > 0 {
+				if !skipBad {
+					return fmt.Errorf("%d bad lines, nothing imported (--skip-bad imports the others):\n%w", len(bad), errors.Join(bad...))
+				}
+				for _, e := range bad {
+					fmt.Fprintf(a.stderr, "skipped: %v\n", e)
+				}
+			}
 			return a.withStore(cmd.Context(), func(_ config.Config, st store.Store) error {
 				created, updated, err := importPasswdEntries(cmd.Context(), st, args[0], entries)
-				fmt.Fprintf(a.stdout, "%d accounts created, %d updated, %d lines skipped (blank or comment)\n", created, updated, skipped)
+				fmt.Fprintf(a.stdout, "%d accounts created, %d updated, %d bad lines skipped, %d blank or comment lines\n", created, updated, len(bad), skipped)
 				return err
 			})
 		},
 	}
+	cmd.Flags().BoolVar(&skipBad, "skip-bad", false, "import the good lines of a file that has bad ones (each bad line is still reported)")
+	return cmd
 }
 
 // readPasswdFile parses every line of path ("-" is stdin). skipped counts
-// blank and comment lines. Errors name the file and line; all of them are
-// returned together.
-func (a *app) readPasswdFile(path string) (entries []passwdEntry, skipped int, err error) {
+// blank and comment lines; bad holds one error per wrong line, naming the
+// file and line. err is an unreadable file.
+func (a *app) readPasswdFile(path string) (entries []passwdEntry, skipped int, bad []error, err error) {
 	var r io.Reader = a.stdin
 	name := "standard input"
 	if path != "-" {
 		f, err := os.Open(path)
 		if err != nil {
-			return nil, 0, err
+			return nil, 0, nil, err
 		}
 		defer f.Close()
 		r, name = f, path
 	}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 4096), maxPasswdLine)
-	var errs []error
 	first := make(map[string]int)
 	n := 0
 	for sc.Scan() {
@@ -82,13 +93,13 @@ func (a *app) readPasswdFile(path string) (entries []passwdEntry, skipped int, e
 		user, secrets, lerr := auth.ImportPasswdLine(sc.Text())
 		switch {
 		case lerr != nil:
-			errs = append(errs, fmt.Errorf("%s:%d: %w", name, n, lerr))
+			bad = append(bad, fmt.Errorf("%s:%d: %w", name, n, lerr))
 		case user == "":
 			skipped++
 		default:
 			key := strings.ToLower(user)
 			if at, dup := first[key]; dup {
-				errs = append(errs, fmt.Errorf("%s:%d: user %q already appears on line %d", name, n, user, at))
+				bad = append(bad, fmt.Errorf("%s:%d: user %q already appears on line %d", name, n, user, at))
 				continue
 			}
 			first[key] = n
@@ -99,12 +110,9 @@ func (a *app) readPasswdFile(path string) (entries []passwdEntry, skipped int, e
 		if errors.Is(err, bufio.ErrTooLong) {
 			err = fmt.Errorf("line longer than %d bytes", maxPasswdLine)
 		}
-		errs = append(errs, fmt.Errorf("%s:%d: %w", name, n+1, err))
+		return nil, 0, nil, fmt.Errorf("%s:%d: %w", name, n+1, err)
 	}
-	if len(errs) > 0 {
-		return nil, 0, fmt.Errorf("%d bad lines, nothing imported:\n%w", len(errs), errors.Join(errs...))
-	}
-	return entries, skipped, nil
+	return entries, skipped, bad, nil
 }
 
 // importPasswdEntries stores the entries: a new account for an unknown

@@ -44,7 +44,7 @@ func TestUserImportPasswd(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := c.ok("", "user", "import-passwd", file)
-	if !strings.Contains(r.stdout, "4 accounts created, 1 updated, 2 lines skipped") {
+	if !strings.Contains(r.stdout, "4 accounts created, 1 updated, 0 bad lines skipped, 2 blank or comment lines") {
 		t.Fatalf("import counts: %v", r)
 	}
 	for user, pw := range map[string]string{
@@ -91,6 +91,15 @@ func TestUserImportPasswd(t *testing.T) {
 	}
 	if r := c.ok("", "user", "list"); row(t, r.stdout, "newuser") != nil {
 		t.Fatalf("a file with bad lines imported some: %v", r)
+	}
+
+	// --skip-bad imports the good lines and still names the bad ones.
+	r = c.ok("", "user", "import-passwd", "--skip-bad", bad)
+	if !strings.Contains(r.stdout, "1 accounts created, 0 updated, 4 bad lines skipped") || !strings.Contains(r.stderr, bad+":3: ") {
+		t.Fatalf("--skip-bad: %v", r)
+	}
+	if err := c.checkPassword("newuser", "x"); err != nil {
+		t.Fatalf("--skip-bad did not import the good line: %v", err)
 	}
 	c.fails(1, "no such file", "user", "import-passwd", filepath.Join(dir, "missing"))
 	c.fails(2, "want one passwd FILE", "user", "import-passwd")

@@ -6,7 +6,12 @@
 //
 // Durability: Put streams into DIR/tmp while hashing, fsyncs the file,
 // renames it into place and fsyncs the shard directory, so when Put returns
-// the blob survives a crash or power loss.
+// the blob survives a crash or power loss. Write and Sync split that in
+// two so that a caller committing many blobs at once (the store's group
+// commit) pays for the fsyncs once per batch, in parallel: Write leaves the
+// blob pending in DIR/tmp, Sync makes a batch durable. Either way a file
+// reaches its final name only after its bytes are on disk, so a blob under
+// its id is always complete.
 //
 // A Store is safe for concurrent use by many goroutines and by several
 // processes on the same directory (rename is atomic; an existing blob is
@@ -24,6 +29,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 )
 
@@ -40,6 +46,10 @@ var (
 // Store is a directory of blobs. Create it with New.
 type Store struct {
 	dir string
+
+	mu sync.Mutex
+	// pending are the blobs written by Write and not yet synced, by id.
+	pending map[string]*pendingBlob
 }
 
 // New opens (creating when needed) the blob directory dir and its tmp
@@ -48,7 +58,7 @@ func New(dir string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o700); err != nil {
 		return nil, fmt.Errorf("blob: %w", err)
 	}
-	return &Store{dir: dir}, nil
+	return &Store{dir: dir, pending: make(map[string]*pendingBlob)}, nil
 }
 
 // Dir is the directory the store lives in.
@@ -84,56 +94,12 @@ const copyBuf = 64 << 10
 // collector honouring a grace period by mtime keeps it while the caller is
 // still about to reference it) and the new copy is dropped.
 func (s *Store) Put(ctx context.Context, r io.Reader, maxSize int64) (id string, size int64, err error) {
-	tmp, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), "put-*")
-	if err != nil {
-		return "", 0, fmt.Errorf("blob: %w", err)
-	}
-	tmpName := tmp.Name()
-	keep := false
-	defer func() {
-		if !keep {
-			tmp.Close()
-			os.Remove(tmpName)
-		}
-	}()
-
-	h := sha256.New()
-	size, err = copyLimited(ctx, io.MultiWriter(tmp, h), r, maxSize)
+	id, size, err = s.Write(ctx, r, maxSize)
 	if err != nil {
 		return "", 0, err
 	}
-	if err := tmp.Sync(); err != nil {
-		return "", 0, fmt.Errorf("blob: sync: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return "", 0, fmt.Errorf("blob: close: %w", err)
-	}
-	id = hex.EncodeToString(h.Sum(nil))
-	final := s.Path(id)
-	if _, err := os.Stat(final); err == nil {
-		now := time.Now()
-		os.Chtimes(final, now, now) // best effort: see the doc comment
-		return id, size, nil        // deferred cleanup drops tmp
-	}
-	shard := filepath.Dir(final)
-	newShard := false
-	if _, err := os.Stat(shard); errors.Is(err, fs.ErrNotExist) {
-		if err := os.MkdirAll(shard, 0o700); err != nil {
-			return "", 0, fmt.Errorf("blob: %w", err)
-		}
-		newShard = true
-	}
-	if err := os.Rename(tmpName, final); err != nil {
-		return "", 0, fmt.Errorf("blob: rename: %w", err)
-	}
-	keep = true
-	if err := syncDir(shard); err != nil {
+	if err := s.Sync([]string{id})[id]; err != nil {
 		return "", 0, err
-	}
-	if newShard {
-		if err := syncDir(s.dir); err != nil {
-			return "", 0, err
-		}
 	}
 	return id, size, nil
 }
@@ -194,7 +160,7 @@ func (s *Store) Open(id string) (*File, error) {
 	if !ValidID(id) {
 		return nil, ErrInvalidID
 	}
-	f, err := os.Open(s.Path(id))
+	f, err := s.openFile(id)
 	if err != nil {
 		return nil, err
 	}
@@ -281,16 +247,22 @@ func (s *Store) Verify(ctx context.Context, id string) (int64, error) {
 }
 
 // CleanTemp removes temporary files older than age (left by a crash in the
-// middle of Put). It returns how many it removed.
+// middle of Put, or pending blobs of other processes never synced) and
+// this Store's pending blobs written more than age ago (ExpirePending). It
+// returns how many files it removed.
 func (s *Store) CleanTemp(age time.Duration) (int, error) {
+	n := s.ExpirePending(age)
 	dir := filepath.Join(s.dir, "tmp")
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return 0, err
+		return n, err
 	}
 	cutoff := time.Now().Add(-age)
-	n := 0
+	live := s.pendingNames()
 	for _, e := range entries {
+		if live[e.Name()] {
+			continue
+		}
 		fi, err := e.Info()
 		if err != nil || !fi.ModTime().Before(cutoff) {
 			continue

@@ -24,6 +24,7 @@ package delivery
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -75,6 +76,10 @@ type Options struct {
 	// ReadTimeout bounds the wait for each command and each read of the
 	// message body; WriteTimeout bounds each reply.
 	ReadTimeout, WriteTimeout time.Duration
+	// TLSConfig enables STARTTLS (RFC 3207) on the SMTP listener; nil
+	// means none. LMTP never offers it: it runs on a unix socket or
+	// loopback behind the MTA (RFC 2033 §5).
+	TLSConfig *tls.Config
 }
 
 // Server serves LMTP and SMTP delivery sessions. Create it with New; it is
@@ -152,6 +157,11 @@ func (s *Server) newProtocolServer(lmtp bool) *smtp.Server {
 	ps.WriteTimeout = s.opts.WriteTimeout
 	// RFC 6531: addresses and headers may be UTF-8; the store keeps bytes.
 	ps.EnableSMTPUTF8 = true
+	if !lmtp {
+		// go-smtp drops what the client pipelined behind STARTTLS (a
+		// fresh reader over the TLS connection) and forgets EHLO.
+		ps.TLSConfig = s.opts.TLSConfig
+	}
 	proto := "smtp"
 	if lmtp {
 		proto = "lmtp"

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/postern/postern/internal/auth"
+	"github.com/postern/postern/internal/store"
 )
 
 // maxAuthLine bounds one line of a SASL exchange.
@@ -186,4 +187,23 @@ func (s *session) readAuthLine() ([]byte, error) {
 		}
 	}
 	return bytes.TrimRight(line, "\r\n"), nil
+}
+
+// cmdUnauthenticate: UNAUTHENTICATE (RFC 8437) returns to the not
+// authenticated state, so the connection can log in as someone else.
+func cmdUnauthenticate(s *session, c *command) error {
+	if !s.dec.ExpectCRLF() {
+		return nil
+	}
+	s.deselect()
+	if s.releaseLogin != nil {
+		s.releaseLogin()
+		s.releaseLogin = nil
+	}
+	s.account = store.Account{}
+	s.state = stateNotAuthenticated
+	s.enabled = enabled{}
+	s.dec.UTF8, s.enc.UTF8 = false, false
+	s.log = s.srv.log.With("session", s.id, "remote", s.rawConn.RemoteAddr().String())
+	return nil
 }

@@ -2,6 +2,7 @@ package imapserver
 
 import (
 	"errors"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -65,13 +66,16 @@ func (s *session) idleWait() (string, error) {
 	s.releaseBuffers()
 	defer s.acquireBuffers()
 	lines := make(chan idleLine, 1)
-	conn := s.conn
+	conn := s.src.r // the connection, or the decompressor over it
 	s.rawConn.SetReadDeadline(time.Time{})
 	go func() {
 		var buf []byte
 		var one [1]byte
-		for len(buf) < maxIdleLine {
+		for empty := 0; len(buf) < maxIdleLine; empty++ {
 			n, err := conn.Read(one[:])
+			if n == 0 && err == nil && empty > 100 {
+				err = io.ErrNoProgress
+			}
 			if n > 0 {
 				buf = append(buf, one[0])
 				if one[0] == '\n' {

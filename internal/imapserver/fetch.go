@@ -109,9 +109,6 @@ func cmdFetch(s *session, c *command) error {
 		if i < 0 {
 			return nil
 		}
-		if !seenNow[m.UID] {
-			v.flags[i], v.modseqs[i] = m.Flags, m.ModSeq
-		}
 		if err := s.writeFetch(v, i, m, atts, seenNow[m.UID]); err != nil {
 			if _, ok := err.(*respError); ok {
 				failure = err
@@ -191,6 +188,11 @@ func (s *session) writeFetch(v *view, i int, m *store.Message, atts []fetchAtt, 
 			sep()
 			e.Atom("UID ").Number(uint32(m.UID))
 		case fetchFlags:
+			// The client learns the current flags here, so the view
+			// takes them (a later sync then has nothing to repeat).
+			// Without FLAGS in the response the view stays as the
+			// client knows it, and sync reports the change.
+			v.flags[i], v.modseqs[i] = m.Flags, m.ModSeq
 			sep()
 			e.Atom("FLAGS ").Flags(v.flagsWithRecent(i))
 			flagsDone = true

@@ -158,6 +158,10 @@ func TestStore(t *testing.T) {
 	u = other.ok("NOOP")
 	has(t, u, `* 3 FETCH (FLAGS (\Seen \Answered)`)
 	has(t, u, `* 2 FETCH (FLAGS (\Flagged $Work)`)
+	// A FETCH without FLAGS still ends with the news about flags.
+	c.ok(`STORE 3 +FLAGS.SILENT (\Draft)`)
+	u = other.ok("FETCH 3 RFC822.SIZE")
+	has(t, u, `* 3 FETCH (FLAGS (\Seen \Answered \Draft)`)
 	c.bad(`STORE 1 +FLAGS (\Bogus)`)
 	c.bad(`STORE 1 BADITEM (\Seen)`)
 	c.bad(`STORE 1 +FLAGS`)
@@ -272,4 +276,49 @@ func TestSearch(t *testing.T) {
 	c.ok("ENABLE IMAP4rev2")
 	u = c.ok("SEARCH SEEN")
 	has(t, u, "ALL 2,4")
+}
+
+const forwardedMessage = "From: a@example.com\r\n" +
+	"Subject: fwd\r\n" +
+	"MIME-Version: 1.0\r\n" +
+	"Content-Type: multipart/mixed; boundary=B\r\n" +
+	"\r\n" +
+	"--B\r\n" +
+	"Content-Type: text/plain\r\n" +
+	"\r\n" +
+	"see below\r\n" +
+	"--B\r\n" +
+	"Content-Type: message/rfc822\r\n" +
+	"\r\n" +
+	"From: inner@example.com\r\n" +
+	"Subject: inner\r\n" +
+	"\r\n" +
+	"inner body\r\n" +
+	"--B--\r\n"
+
+func TestFetchEncapsulatedMessage(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	c := ts.login()
+	c.appendMsg("INBOX", "", forwardedMessage)
+	c.ok("EXAMINE INBOX")
+	for item, want := range map[string]string{
+		"BODY.PEEK[2.HEADER]":                  "BODY[2.HEADER] {43}\r\nFrom: inner@example.com\r\nSubject: inner\r\n\r\n",
+		"BODY.PEEK[2.TEXT]":                    "BODY[2.TEXT] {10}\r\ninner body)",
+		"BODY.PEEK[2.1]":                       "BODY[2.1] {10}\r\ninner body)",
+		"BODY.PEEK[2.MIME]":                    "BODY[2.MIME] {32}\r\nContent-Type: message/rfc822\r\n\r\n",
+		"BODY.PEEK[1]":                         "BODY[1] {9}\r\nsee below)",
+		"BODY.PEEK[1.HEADER]":                  `BODY[1.HEADER] ""`,
+		"BODY.PEEK[2.HEADER.FIELDS (SUBJECT)]": "BODY[2.HEADER.FIELDS (SUBJECT)] {18}\r\nSubject: inner\r\n\r\n",
+	} {
+		u := c.ok("FETCH 1 (" + item + ")")
+		if len(u) != 1 || !strings.Contains(u[0], want) {
+			t.Errorf("%s: got %q, want %q", item, u, want)
+		}
+	}
+	u := c.ok("FETCH 1 BODYSTRUCTURE")
+	has(t, u, `("MESSAGE" "RFC822"`)
+	// EXAMINE: BODY[] does not set \Seen.
+	u = c.ok("FETCH 1 BODY[]")
+	hasNot(t, u, `\Seen`)
 }

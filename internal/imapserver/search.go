@@ -264,6 +264,11 @@ func cmdSearch(s *session, c *command) error {
 	if err != nil || req == nil {
 		return err
 	}
+	// Bring flags and new messages up to date first (expunges wait: no
+	// EXPUNGE during SEARCH, RFC 9051 §7.5.1).
+	if err := s.sync(false); err != nil {
+		return err
+	}
 	v := s.sel
 	matches, highest, err := s.runSearch(v, req.root)
 	if err != nil {

@@ -9,7 +9,7 @@
 // CREATE-SPECIAL-USE, ESEARCH, SEARCHRES, CONDSTORE, QRESYNC, BINARY,
 // MULTIAPPEND, APPENDLIMIT, UTF8=ACCEPT, STATUS=SIZE, SAVEDATE, PREVIEW,
 // OBJECTID, SORT, SORT=DISPLAY, THREAD=ORDEREDSUBJECT, THREAD=REFERENCES,
-// WITHIN, QUOTA.
+// WITHIN, QUOTA, COMPRESS=DEFLATE, UNAUTHENTICATE.
 //
 // Files: server.go (lifecycle), session.go (connection loop, buffers,
 // dispatch), commands.go (the command table and capabilities), errors.go
@@ -26,9 +26,11 @@ package imapserver
 
 import (
 	"bufio"
+	"compress/flate"
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -70,6 +72,8 @@ type Server struct {
 
 	readers sync.Pool // *bufio.Reader
 	writers sync.Pool // *bufio.Writer
+	// compressors are COMPRESS=DEFLATE output compressors (*flate.Writer).
+	compressors sync.Pool
 
 	nextID  atomic.Uint64
 	closing atomic.Bool
@@ -105,6 +109,10 @@ func New(opts Options) *Server {
 	}
 	s.readers.New = func() any { return bufio.NewReaderSize(nil, bufferSize) }
 	s.writers.New = func() any { return bufio.NewWriterSize(nil, bufferSize) }
+	s.compressors.New = func() any {
+		fw, _ := flate.NewWriter(io.Discard, flate.BestSpeed)
+		return fw
+	}
 	return s
 }
 

@@ -121,6 +121,8 @@ type session struct {
 	badRun  int
 	// releaseLogin gives back the account's session slot (auth.Acquire).
 	releaseLogin func()
+	// deflate is the output compressor after COMPRESS DEFLATE.
+	deflate *deflateWriter
 }
 
 func newSession(srv *Server, conn net.Conn) *session {
@@ -173,6 +175,9 @@ func (s *session) releaseBuffers() {
 		s.bw.Reset(nil)
 		s.srv.writers.Put(s.bw)
 		s.bw = nil
+	}
+	if s.deflate != nil {
+		s.deflate.release()
 	}
 	// The encoder and decoder must not touch pooled buffers now owned by
 	// other sessions; acquireBuffers points them at fresh ones.
@@ -254,11 +259,14 @@ func (s *session) waitForInput() error {
 		return s.bye("Server shutting down")
 	}
 	s.releaseBuffers()
-	for {
-		n, err := s.conn.Read(s.one[:])
+	for empty := 0; ; empty++ {
+		n, err := s.src.r.Read(s.one[:])
 		if n > 0 {
 			s.src.pre = s.one[:n]
 			break
+		}
+		if err == nil && empty > 100 {
+			err = io.ErrNoProgress
 		}
 		if err != nil {
 			return s.readError(err)
@@ -417,6 +425,11 @@ func (s *session) finish(c *command, spec commandSpec, err error) error {
 	}
 	if errors.Is(err, errLogout) {
 		return err
+	}
+	if werr := s.enc.Err(); werr != nil {
+		// The client is gone (or stopped reading); whatever the handler
+		// says, the session is over. This is not a server bug.
+		return werr
 	}
 	if errors.Is(err, errTaggedAlready) {
 		return nil

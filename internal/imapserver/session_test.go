@@ -60,3 +60,15 @@ func TestSessionLimitPerAccount(t *testing.T) {
 		}
 	}
 }
+
+func TestUnauthenticate(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	c := ts.login()
+	c.ok("SELECT INBOX")
+	c.ok("UNAUTHENTICATE")
+	c.bad("SELECT INBOX")
+	c.bad("UNAUTHENTICATE")
+	c.ok(`LOGIN bob "` + testPassword + `"`)
+	c.ok("SELECT INBOX")
+}

@@ -79,6 +79,11 @@ func cmdSort(s *session, c *command) error {
 	default:
 		return errNo("BADCHARSET (UTF-8 US-ASCII)", "Unsupported charset")
 	}
+	// Bring flags and new messages up to date first (expunges wait: no
+	// EXPUNGE during SEARCH, RFC 9051 §7.5.1).
+	if err := s.sync(false); err != nil {
+		return err
+	}
 	v := s.sel
 	matches, _, err := s.runSearch(v, &searchKey{op: "AND", kids: crit})
 	if err != nil {

@@ -57,6 +57,7 @@ func newProtocols(s *Server) (*protocols, error) {
 			Domains:        c.Domains,
 			ReadTimeout:    c.Limits.LMTPTimeout.D(),
 			WriteTimeout:   c.Limits.LMTPTimeout.D(),
+			TLSConfig:      s.tlsCfg,
 		}),
 	}, nil
 }

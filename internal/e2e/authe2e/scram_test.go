@@ -163,6 +163,15 @@ func TestSCRAMOverIMAP(t *testing.T) {
 		}
 	})
 
+	t.Run("SCRAM-SHA-1-PLUS IMAPS tls-exporter", func(t *testing.T) {
+		c, _ := mustDial(t, e.addrs["imaps"], "", insecureTLS())
+		cb := binding(t, scram.ChannelBindingTLSExporter, c.tlsState())
+		ir, step, valid := scramSteps(t, "SCRAM-SHA-1-PLUS", "alice", "correct horse", cb)
+		if got := c.authenticate("SCRAM-SHA-1-PLUS", ir, step); !strings.HasPrefix(got, "OK") || !valid() {
+			t.Fatalf("SCRAM-SHA-1-PLUS: %s", got)
+		}
+	})
+
 	t.Run("SCRAM-SHA-1", func(t *testing.T) {
 		c, _ := mustDial(t, e.addrs["imap"], "", nil)
 		ir, step, valid := scramSteps(t, "SCRAM-SHA-1", "alice", "correct horse", nil)

@@ -112,19 +112,11 @@ func TestThrottleOverIMAP(t *testing.T) {
 	t.Logf("wrong passwords from 127.0.0.1 over IMAP, time to the NO:\n%s", strings.Join(took, "\n"))
 
 	// A correct LOGIN from 127.0.0.1 now waits out the 16 s penalty...
+	heldConn, _ := mustDial(t, e.addrs["imap"], "127.0.0.1", nil)
+	heldConn.write("h LOGIN alice \"alice pass\"\r\n")
 	held := make(chan string, 1)
 	go func() {
-		c, err := dial(t, e.addrs["imap"], "127.0.0.1", nil)
-		if err != nil {
-			held <- err.Error()
-			return
-		}
-		if _, err := c.readLineErr(); err != nil {
-			held <- err.Error()
-			return
-		}
-		c.write("h LOGIN alice \"alice pass\"\r\n")
-		line, err := c.readLineErr()
+		line, err := heldConn.readLineErr()
 		if err != nil {
 			line = err.Error()
 		}

@@ -16,13 +16,28 @@ import (
 // fsync (see writer). Per-request failures (ErrNoMailbox, ErrOverQuota) are
 // in the results; the other requests still commit.
 func (db *DB) Append(ctx context.Context, reqs []store.AppendRequest) ([]store.AppendResult, error) {
+	return db.appendBatch(ctx, reqs, nil)
+}
+
+// appendBatch is Append and, with uids (one per request), AppendWithUIDs.
+func (db *DB) appendBatch(ctx context.Context, reqs []store.AppendRequest, uids []store.UID) ([]store.AppendResult, error) {
 	results := make([]store.AppendResult, len(reqs))
 	if len(reqs) == 0 {
 		return results, ctx.Err()
 	}
-	err := db.write(ctx, func(w *wtx) error {
+	blobs := make([]string, 0, len(reqs))
+	for _, r := range reqs {
+		if r.Message != nil {
+			blobs = append(blobs, r.Message.BlobID)
+		}
+	}
+	err := db.writeBlobs(ctx, blobs, func(w *wtx) error {
 		for i := range reqs {
-			res, err := db.appendOne(w, &reqs[i], 0)
+			var uid store.UID
+			if uids != nil {
+				uid = uids[i]
+			}
+			res, err := db.appendOne(w, &reqs[i], uid)
 			if err != nil && !isRequestError(err) {
 				return err
 			}

@@ -128,9 +128,16 @@ func (w *wtx) nextUIDValidity() (uint32, error) {
 // insertMailbox creates one mailbox row (the name already normalized and
 // known to be free).
 func (db *DB) insertMailbox(w *wtx, account store.AccountID, name, specialUse string) (store.Mailbox, error) {
-	uv, err := w.nextUIDValidity()
-	if err != nil {
-		return store.Mailbox{}, err
+	return db.insertMailboxUV(w, account, name, specialUse, 0)
+}
+
+// insertMailboxUV is insertMailbox with UIDVALIDITY uv (0: a new one).
+func (db *DB) insertMailboxUV(w *wtx, account store.AccountID, name, specialUse string, uv uint32) (store.Mailbox, error) {
+	if uv == 0 {
+		var err error
+		if uv, err = w.nextUIDValidity(); err != nil {
+			return store.Mailbox{}, err
+		}
 	}
 	m := store.Mailbox{Account: account, Name: name, UIDValidity: uv, UIDNext: 1, HighestModSeq: 1,
 		SpecialUse: specialUse, ObjectID: newObjectID('F'), FirstRecentUID: 1}

@@ -11,10 +11,14 @@ import (
 )
 
 // Stage writes a message to blob storage and parses it, reading the body
-// once: the CRLF-normalized stream is teed into blob.Put and, through a
+// once: the CRLF-normalized stream is teed into blob.Write and, through a
 // pipe, into the parser running in a second goroutine. It runs in the
 // caller's goroutine (not the writer's), so slow clients and big messages
-// never hold up other commits. Safe for concurrent use.
+// never hold up other commits. The blob is left pending (not fsynced):
+// Append makes it durable with the other blobs of its group commit, before
+// the commit, so one batch pays for its fsyncs once and in parallel. A
+// staged message never appended is dropped after Options.OrphanGrace.
+// Safe for concurrent use.
 //
 // maxSize <= 0 means Options.MaxMessageSize.
 func (db *DB) Stage(ctx context.Context, r io.Reader, maxSize int64) (*store.Staged, error) {
@@ -32,7 +36,7 @@ func (db *DB) Stage(ctx context.Context, r io.Reader, maxSize int64) (*store.Sta
 		io.Copy(io.Discard, pr) // the parser may stop early; never block the tee
 		done <- parsed{p, err}
 	}()
-	id, size, err := db.blobs.Put(ctx, io.TeeReader(message.NewCRLFReader(r), pw), maxSize)
+	id, size, err := db.blobs.Write(ctx, io.TeeReader(message.NewCRLFReader(r), pw), maxSize)
 	if err != nil {
 		pw.CloseWithError(err)
 	} else {

@@ -17,6 +17,27 @@ type writeJob struct {
 	fn     func(w *wtx) error
 	done   chan error
 	events []store.Event
+	// blobs are the blob ids the job's rows will reference. Their
+	// blob.Store.Sync starts when the job is queued and reports on synced;
+	// the writer waits for it just before the batch commits.
+	blobs  []string
+	synced chan map[string]error
+}
+
+// blobErr waits for the job's blob sync and returns its first failure.
+// Only the writer goroutine calls it, once per job and batch attempt.
+func (j *writeJob) blobErr() error {
+	if j.synced == nil {
+		return nil
+	}
+	failed := <-j.synced
+	j.synced = nil
+	for _, id := range j.blobs {
+		if err := failed[id]; err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // wtx is what a write job sees: the writer connection inside an open
@@ -99,10 +120,26 @@ func (db *DB) closeWriterStmts() {
 // write runs fn in the writer goroutine and waits until its batch has been
 // committed (or fn failed). Safe for concurrent use.
 func (db *DB) write(ctx context.Context, fn func(w *wtx) error) error {
+	return db.writeBlobs(ctx, nil, fn)
+}
+
+// writeBlobs is write for a job whose rows reference blobs (Append). The
+// blobs (staged, pending) are synced from the moment the job is queued,
+// in parallel with the writer's work on earlier batches and with the
+// blobs of other jobs, and the batch commits only after they are durable:
+// nothing is acknowledged before both the bytes and the rows are on disk
+// (DESIGN.md §3, durability).
+func (db *DB) writeBlobs(ctx context.Context, blobs []string, fn func(w *wtx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	j := &writeJob{fn: fn, done: make(chan error, 1)}
+	j := &writeJob{fn: fn, done: make(chan error, 1), blobs: blobs}
+	if len(blobs) > 0 {
+		// Should the job not be taken (ctx, Close), the sync still ends:
+		// its blobs are then durable orphans for Check.
+		j.synced = make(chan map[string]error, 1)
+		go func() { j.synced <- db.blobs.Sync(blobs) }()
+	}
 	select {
 	case db.jobs <- j:
 	case <-db.ctx.Done():
@@ -147,7 +184,11 @@ func (db *DB) writer() {
 	}
 }
 
-// runBatch runs jobs in one transaction and answers each of them.
+// runBatch runs jobs in one transaction and answers each of them. The
+// blobs the jobs reference are being synced meanwhile (see writeBlobs);
+// runBatch waits for them just before COMMIT. If some blobs cannot
+// be synced, the transaction is rolled back, the jobs using them fail and
+// the others run again in a new transaction.
 func (db *DB) runBatch(batch []*writeJob) {
 	ctx := context.Background() // a batch, once begun, is not cancelled
 	w := &wtx{db: db, ctx: ctx, now: db.now()}
@@ -156,7 +197,20 @@ func (db *DB) runBatch(batch []*writeJob) {
 			j.done <- err
 		}
 	}
+	// blobFailed waits for every job's blob sync; it is true when some
+	// job's blobs could not be made durable (jobErr says which).
+	jobErr := make([]error, len(batch))
+	blobFailed := func() bool {
+		bad := false
+		for i, j := range batch {
+			if err := j.blobErr(); err != nil {
+				jobErr[i], bad = err, true
+			}
+		}
+		return bad
+	}
 	if _, err := db.wconn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		blobFailed()
 		answer(dbErr("begin", err))
 		return
 	}
@@ -183,6 +237,22 @@ func (db *DB) runBatch(batch []*writeJob) {
 		}
 	}
 	err := db.logChanges(w, all)
+	if err == nil && blobFailed() {
+		db.wconn.ExecContext(ctx, "ROLLBACK")
+		var rest []*writeJob
+		for i, j := range batch {
+			if jobErr[i] != nil {
+				db.log.Error("store: message body not durable", "err", jobErr[i])
+				j.done <- fmt.Errorf("%w: message body: %w", store.ErrTemporary, jobErr[i])
+			} else {
+				rest = append(rest, j)
+			}
+		}
+		if len(rest) > 0 {
+			db.runBatch(rest)
+		}
+		return
+	}
 	if err == nil {
 		_, err = db.wconn.ExecContext(ctx, "COMMIT")
 	}
@@ -239,6 +309,7 @@ const changelogKeep = 10 * time.Minute
 // maintain runs periodic housekeeping in the writer goroutine: pruning the
 // changelog and expired tombstones.
 func (db *DB) maintain() {
+	db.blobs.ExpirePending(db.opts.OrphanGrace)
 	err := db.runMaintenance(db.ctx)
 	if err != nil && db.ctx.Err() == nil {
 		db.log.Warn("store: maintenance", "err", err)
