@@ -4,14 +4,14 @@
 // locking, and the same bytes stored twice (COPY, one LMTP delivery to many
 // recipients, a re-import) take the space once.
 //
-// Durability: Put streams into DIR/tmp while hashing, fsyncs the file,
-// renames it into place and fsyncs the shard directory, so when Put returns
-// the blob survives a crash or power loss. Write and Sync split that in
-// two so that a caller committing many blobs at once (the store's group
-// commit) pays for the fsyncs once per batch, in parallel: Write leaves the
-// blob pending in DIR/tmp, Sync makes a batch durable. Either way a file
-// reaches its final name only after its bytes are on disk, so a blob under
-// its id is always complete.
+// Durability: Put streams into DIR/tmp while hashing, renames the file into
+// place and fsyncs it and the shard directory, so when Put returns the
+// blob survives a crash or power loss. Write and Sync split that in two so
+// that a caller committing many blobs at once (the store's group commit)
+// pays for the fsyncs once per batch, all in parallel: Write stores without
+// fsync, Sync makes a batch durable. A blob not yet synced may be left
+// incomplete by a crash; nothing references it, and Write replaces it when
+// the same bytes come again (it checks an existing blob's hash).
 //
 // A Store is safe for concurrent use by many goroutines and by several
 // processes on the same directory (rename is atomic; an existing blob is
@@ -29,7 +29,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 )
 
@@ -46,10 +45,6 @@ var (
 // Store is a directory of blobs. Create it with New.
 type Store struct {
 	dir string
-
-	mu sync.Mutex
-	// pending are the blobs written by Write and not yet synced, by id.
-	pending map[string]*pendingBlob
 }
 
 // New opens (creating when needed) the blob directory dir and its tmp
@@ -58,7 +53,7 @@ func New(dir string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o700); err != nil {
 		return nil, fmt.Errorf("blob: %w", err)
 	}
-	return &Store{dir: dir, pending: make(map[string]*pendingBlob)}, nil
+	return &Store{dir: dir}, nil
 }
 
 // Dir is the directory the store lives in.
@@ -160,7 +155,7 @@ func (s *Store) Open(id string) (*File, error) {
 	if !ValidID(id) {
 		return nil, ErrInvalidID
 	}
-	f, err := s.openFile(id)
+	f, err := os.Open(s.Path(id))
 	if err != nil {
 		return nil, err
 	}
@@ -247,22 +242,16 @@ func (s *Store) Verify(ctx context.Context, id string) (int64, error) {
 }
 
 // CleanTemp removes temporary files older than age (left by a crash in the
-// middle of Put, or pending blobs of other processes never synced) and
-// this Store's pending blobs written more than age ago (ExpirePending). It
-// returns how many files it removed.
+// middle of Put). It returns how many it removed.
 func (s *Store) CleanTemp(age time.Duration) (int, error) {
-	n := s.ExpirePending(age)
 	dir := filepath.Join(s.dir, "tmp")
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return n, err
+		return 0, err
 	}
 	cutoff := time.Now().Add(-age)
-	live := s.pendingNames()
+	n := 0
 	for _, e := range entries {
-		if live[e.Name()] {
-			continue
-		}
 		fi, err := e.Info()
 		if err != nil || !fi.ModTime().Before(cutoff) {
 			continue

@@ -12,7 +12,7 @@ import (
 
 // bulkMailbox fills alice's INBOX with n messages straight through the
 // store (one Stage per distinct body, Append in batches).
-func bulkMailbox(b *testing.B, ts *testServer, n int) {
+func bulkMailbox(b testing.TB, ts *testServer, n int) {
 	b.Helper()
 	ctx := context.Background()
 	acc, err := ts.st.Account(ctx, "alice")

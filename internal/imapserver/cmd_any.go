@@ -97,6 +97,11 @@ func cmdEnable(s *session, c *command) error {
 				s.enabled.condstore = true
 				on = append(on, "CONDSTORE")
 			}
+		case "UIDONLY":
+			if !s.enabled.uidOnly {
+				s.enabled.uidOnly = true
+				on = append(on, "UIDONLY")
+			}
 		case "QRESYNC":
 			// RFC 7162 §3.2.3: QRESYNC implies CONDSTORE.
 			if !s.enabled.qresync {

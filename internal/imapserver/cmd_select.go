@@ -112,6 +112,7 @@ func cmdSelect(s *session, c *command) error {
 			firstUnseen = i + 1
 		}
 	}
+	v.flagNames = flags
 	e := s.enc
 	e.Atom("* FLAGS ").Flags(flags).CRLF()
 	e.Atom("* ").Number(uint32(len(v.uids))).Atom(" EXISTS").CRLF()
@@ -126,7 +127,7 @@ func cmdSelect(s *session, c *command) error {
 	if v.readOnly {
 		e.Atom("* OK [PERMANENTFLAGS ()] No permanent flags permitted").CRLF()
 	} else {
-		e.Atom("* OK [PERMANENTFLAGS ").Flags(append(flags, `\*`)).Atom("] Flags permitted").CRLF()
+		e.Atom("* OK [PERMANENTFLAGS ").Flags(append(slices.Clip(flags), `\*`)).Atom("] Flags permitted").CRLF()
 	}
 	e.Atom("* OK [HIGHESTMODSEQ ").Number64(v.syncModSeq).Atom("] Highest").CRLF()
 	if mb.ObjectID != "" {

@@ -104,6 +104,13 @@ func cmdStore(s *session, c *command) error {
 			changed[up.UID] = true
 		}
 	}
+	if len(updated) > 0 {
+		lists := make([][]string, len(updated))
+		for k, up := range updated {
+			lists[k] = up.Flags
+		}
+		s.announceKeywords(v, lists...)
+	}
 	failedSet := map[store.UID]bool{}
 	for _, u := range failed {
 		failedSet[u] = true

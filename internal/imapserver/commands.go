@@ -53,15 +53,15 @@ var commands = map[string]commandSpec{
 	"UNSELECT":       {states: selectedSt, run: cmdClose, noSync: true},
 	"EXPUNGE":        {states: selectedSt, run: cmdExpunge},
 	"UID EXPUNGE":    {states: selectedSt, run: cmdExpunge},
-	"SEARCH":         {states: selectedSt, run: cmdSearch, noExpunge: true},
+	"SEARCH":         {states: selectedSt, run: uidRequired(cmdSearch), noExpunge: true},
 	"UID SEARCH":     {states: selectedSt, run: cmdSearch},
-	"FETCH":          {states: selectedSt, run: cmdFetch, noExpunge: true},
+	"FETCH":          {states: selectedSt, run: uidRequired(cmdFetch), noExpunge: true},
 	"UID FETCH":      {states: selectedSt, run: cmdFetch},
-	"STORE":          {states: selectedSt, run: cmdStore, noExpunge: true},
+	"STORE":          {states: selectedSt, run: uidRequired(cmdStore), noExpunge: true},
 	"UID STORE":      {states: selectedSt, run: cmdStore},
-	"SORT":           {states: selectedSt, run: cmdSort, noExpunge: true},
+	"SORT":           {states: selectedSt, run: uidRequired(cmdSort), noExpunge: true},
 	"UID SORT":       {states: selectedSt, run: cmdSort},
-	"THREAD":         {states: selectedSt, run: cmdThread, noExpunge: true},
+	"THREAD":         {states: selectedSt, run: uidRequired(cmdThread), noExpunge: true},
 	"UID THREAD":     {states: selectedSt, run: cmdThread},
 	"COPY":           {states: selectedSt, run: cmdCopy},
 	"UID COPY":       {states: selectedSt, run: cmdCopy},
@@ -91,5 +91,5 @@ func (s *session) capabilities() []string {
 		"ESEARCH", "SEARCHRES", "CONDSTORE", "QRESYNC", "BINARY", "MULTIAPPEND",
 		"APPENDLIMIT="+strconv.FormatInt(s.srv.opts.MaxMessageSize, 10),
 		"UTF8=ACCEPT", "STATUS=SIZE", "SAVEDATE", "PREVIEW", "OBJECTID",
-		"COMPRESS=DEFLATE", "UNAUTHENTICATE", "SORT", "SORT=DISPLAY", "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES", "WITHIN")
+		"COMPRESS=DEFLATE", "UNAUTHENTICATE", "UIDONLY", "SORT", "SORT=DISPLAY", "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES", "WITHIN")
 }

@@ -23,6 +23,14 @@ func cmdFetch(s *session, c *command) error {
 		// CHANGEDSINCE.
 		return errBad("VANISHED needs UID FETCH with CHANGEDSINCE after ENABLE QRESYNC")
 	}
+	if req.changedSince > 0 {
+		// The view's mod-sequences must be current before filtering by
+		// them; expunges may go out first only for UID FETCH (RFC 9051
+		// §7.5.1).
+		if err := s.sync(c.uid); err != nil {
+			return err
+		}
+	}
 	uids, err := v.resolve(req.set, c.uid)
 	if err != nil {
 		return err
@@ -157,7 +165,7 @@ func (s *session) writeFetch(v *view, i int, m *store.Message, atts []fetchAtt, 
 		}
 	}
 	e := s.enc
-	e.Atom("* ").Number(uint32(i + 1)).Atom(" FETCH (")
+	uidImplied := s.fetchHead(v, i)
 	first := true
 	sep := func() {
 		if !first {
@@ -185,6 +193,9 @@ func (s *session) writeFetch(v *view, i int, m *store.Message, atts []fetchAtt, 
 	for _, a := range atts {
 		switch a.kind {
 		case fetchUID:
+			if uidImplied {
+				continue
+			}
 			sep()
 			e.Atom("UID ").Number(uint32(m.UID))
 		case fetchFlags:

@@ -34,18 +34,30 @@ type testServer struct {
 	srv  *Server
 	st   store.Store
 	addr string
+	// stop shuts the server down and closes the store (once).
+	stop func()
 }
 
 func newTestServer(t testing.TB, tweak ...func(*Options)) *testServer {
 	t.Helper()
+	return newTestServerAt(t, t.TempDir(), tweak...)
+}
+
+// newTestServerAt runs a server over the store in dir, creating alice and
+// bob unless they exist (a restart over the same directory).
+func newTestServerAt(t testing.TB, dir string, tweak ...func(*Options)) *testServer {
+	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
+	st, err := sqlite.Open(ctx, dir, sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts := &testServer{t: t, st: st}
-	ts.addUser("alice")
-	ts.addUser("bob")
+	for _, u := range []string{"alice", "bob"} {
+		if _, err := st.Account(ctx, u); err != nil {
+			ts.addUser(u)
+		}
+	}
 	opts := Options{
 		Store:    st,
 		Auth:     auth.New(store.CredentialSource{Store: st, UnknownUser: auth.ErrUnknownUser}, auth.Config{}),
@@ -63,17 +75,21 @@ func newTestServer(t testing.TB, tweak ...func(*Options)) *testServer {
 	ts.addr = l.Addr().String()
 	done := make(chan error, 1)
 	go func() { done <- ts.srv.Serve(l) }()
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := ts.srv.Shutdown(sctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		st.Close()
-	})
+	var once sync.Once
+	ts.stop = func() {
+		once.Do(func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := ts.srv.Shutdown(sctx); err != nil {
+				t.Errorf("shutdown: %v", err)
+			}
+			if err := <-done; err != nil {
+				t.Errorf("serve: %v", err)
+			}
+			st.Close()
+		})
+	}
+	t.Cleanup(ts.stop)
 	return ts
 }
 

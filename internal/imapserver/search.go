@@ -357,15 +357,15 @@ func containsOp(k *searchKey, op string) bool {
 // UIDs in order and the highest mod-sequence among them.
 func (s *session) runSearch(v *view, root *searchKey) ([]store.UID, uint64, error) {
 	ctx := &searchCtx{v: v, now: time.Now(), text: map[*searchKey]map[store.UID]bool{}, resolved: map[*searchKey][]imapwire.SeqRange{}}
-	var resolveErr error
+	seqKey := false
 	var resolveSets func(k *searchKey)
 	resolveSets = func(k *searchKey) {
 		switch k.op {
 		case "SEQ", "UID":
-			uids, err := v.resolve(k.set, k.op == "UID")
-			if err != nil && resolveErr == nil {
-				resolveErr = err
+			if k.op == "SEQ" && s.enabled.uidOnly {
+				seqKey = true
 			}
+			uids := v.resolveLenient(k.set, k.op == "UID")
 			// Store the selection as ranges of positions or UIDs.
 			nums := make([]uint32, len(uids))
 			for j, u := range uids {
@@ -382,8 +382,9 @@ func (s *session) runSearch(v *view, root *searchKey) ([]store.UID, uint64, erro
 		}
 	}
 	resolveSets(root)
-	if resolveErr != nil {
-		return nil, 0, resolveErr
+	if seqKey {
+		// RFC 9586 §3: no sequence numbers in a search under UIDONLY.
+		return nil, 0, errUIDRequired
 	}
 	var needs searchNeeds
 	needs.walk(root)

@@ -92,6 +92,7 @@ type enabled struct {
 	utf8      bool
 	condstore bool
 	qresync   bool
+	uidOnly   bool // RFC 9586
 }
 
 // session is one IMAP connection. Only its own goroutine touches it, except

@@ -33,6 +33,32 @@ type view struct {
 	searchRes []store.UID
 	// noRecent hides \Recent (IMAP4rev2 has none, RFC 9051 §2.3.2).
 	noRecent bool
+	// flagNames are the flags last announced in an untagged FLAGS
+	// response: the system flags and every keyword seen in the mailbox.
+	flagNames []string
+}
+
+// announceKeywords sends FLAGS and PERMANENTFLAGS again when a keyword
+// the client has not been told of appears in lists (RFC 9051 §7.3.5:
+// FLAGS is sent whenever the set of defined flags changes). Callers run
+// it before the FETCH responses that carry the new keyword.
+func (s *session) announceKeywords(v *view, lists ...[]string) {
+	grew := false
+	for _, fl := range lists {
+		for _, f := range fl {
+			if !strings.HasPrefix(f, `\`) && !hasFlag(v.flagNames, f) {
+				v.flagNames = append(v.flagNames, f)
+				grew = true
+			}
+		}
+	}
+	if !grew {
+		return
+	}
+	s.enc.Atom("* FLAGS ").Flags(v.flagNames).CRLF()
+	if !v.readOnly {
+		s.enc.Atom("* OK [PERMANENTFLAGS ").Flags(append(slices.Clip(v.flagNames), `\*`)).Atom("] Flags permitted").CRLF()
+	}
 }
 
 // index returns the position of uid in the view, or -1.
@@ -59,6 +85,19 @@ var errBadSeq = errBad("Invalid message sequence number")
 // resolve turns a sequence set (sequence numbers, or UIDs when uid is set)
 // into the UIDs of the view it names, ascending.
 func (v *view) resolve(set imapwire.SeqSet, uid bool) ([]store.UID, error) {
+	return v.resolveSet(set, uid, false)
+}
+
+// resolveLenient is resolve for SEARCH keys: sequence numbers beyond the
+// mailbox match nothing instead of failing. RFC 9051 §6.4.4 defines a
+// sequence set key as "messages with sequence numbers in the set", and
+// common servers (Dovecot) answer OK with the existing matches.
+func (v *view) resolveLenient(set imapwire.SeqSet, uid bool) []store.UID {
+	out, _ := v.resolveSet(set, uid, true)
+	return out
+}
+
+func (v *view) resolveSet(set imapwire.SeqSet, uid, lenient bool) ([]store.UID, error) {
 	if set.SearchRes {
 		out := make([]store.UID, 0, len(v.searchRes))
 		for _, u := range v.searchRes {
@@ -87,7 +126,13 @@ func (v *view) resolve(set imapwire.SeqSet, uid bool) ([]store.UID, error) {
 	ranges := set.Resolve(n)
 	for _, r := range ranges {
 		if r.Stop > n {
-			return nil, errBadSeq
+			if !lenient {
+				return nil, errBadSeq
+			}
+			if r.Start > n {
+				break
+			}
+			r.Stop = n
 		}
 		for seq := r.Start; seq <= r.Stop; seq++ {
 			out = append(out, v.uids[seq-1])
@@ -210,6 +255,16 @@ func (s *session) sync(allowExpunge bool) error {
 	if allowExpunge && len(v.expunged) > 0 {
 		s.writeExpunges(v, nil)
 	}
+	var newFlags [][]string
+	for _, r := range added {
+		newFlags = append(newFlags, r.Flags)
+	}
+	for _, u := range changedFlags {
+		if i := v.index(u); i >= 0 {
+			newFlags = append(newFlags, v.flags[i])
+		}
+	}
+	s.announceKeywords(v, newFlags...)
 	if len(added) > 0 {
 		for _, r := range added {
 			v.uids = append(v.uids, r.UID)
@@ -284,8 +339,8 @@ func (s *session) writeExpunges(v *view, extra []store.UID) {
 		}
 	}
 	slices.Sort(idx)
-	if s.enabled.qresync {
-		// RFC 7162 §3.2.10: VANISHED replaces EXPUNGE.
+	if s.enabled.qresync || s.enabled.uidOnly {
+		// RFC 7162 §3.2.10, RFC 9586 §3.2: VANISHED replaces EXPUNGE.
 		gone := make([]uint32, len(idx))
 		for k, i := range idx {
 			gone[k] = uint32(v.uids[i])
@@ -299,9 +354,13 @@ func (s *session) writeExpunges(v *view, extra []store.UID) {
 	v.remove(idx)
 }
 
-// writeFlagsFetch sends "* n FETCH (FLAGS (...) UID u [MODSEQ (m)])".
+// writeFlagsFetch sends "* n FETCH (FLAGS (...) UID u [MODSEQ (m)])", or
+// "* u UIDFETCH (FLAGS (...) [MODSEQ (m)])" under UIDONLY.
 func (s *session) writeFlagsFetch(v *view, i int, withUID bool) {
-	s.enc.Atom("* ").Number(uint32(i + 1)).Atom(" FETCH (FLAGS ").Flags(v.flagsWithRecent(i))
+	if s.fetchHead(v, i) {
+		withUID = false
+	}
+	s.enc.Atom("FLAGS ").Flags(v.flagsWithRecent(i))
 	if withUID {
 		s.enc.Atom(" UID ").Number(uint32(v.uids[i]))
 	}

@@ -14,11 +14,10 @@ import (
 // once: the CRLF-normalized stream is teed into blob.Write and, through a
 // pipe, into the parser running in a second goroutine. It runs in the
 // caller's goroutine (not the writer's), so slow clients and big messages
-// never hold up other commits. The blob is left pending (not fsynced):
-// Append makes it durable with the other blobs of its group commit, before
-// the commit, so one batch pays for its fsyncs once and in parallel. A
-// staged message never appended is dropped after Options.OrphanGrace.
-// Safe for concurrent use.
+// never hold up other commits. The blob is not fsynced here: Append makes
+// it durable, in parallel with the other blobs of its group commit and
+// before the commit (see writeBlobs). A staged message never appended is an
+// orphan blob for Check. Safe for concurrent use.
 //
 // maxSize <= 0 means Options.MaxMessageSize.
 func (db *DB) Stage(ctx context.Context, r io.Reader, maxSize int64) (*store.Staged, error) {

@@ -309,7 +309,6 @@ const changelogKeep = 10 * time.Minute
 // maintain runs periodic housekeeping in the writer goroutine: pruning the
 // changelog and expired tombstones.
 func (db *DB) maintain() {
-	db.blobs.ExpirePending(db.opts.OrphanGrace)
 	err := db.runMaintenance(db.ctx)
 	if err != nil && db.ctx.Err() == nil {
 		db.log.Warn("store: maintenance", "err", err)

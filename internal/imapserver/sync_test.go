@@ -1,0 +1,365 @@
+package imapserver
+
+import (
+	"bufio"
+	"compress/flate"
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/postern/postern/internal/imapwire"
+	"github.com/postern/postern/internal/store"
+)
+
+// prunedStore is the real store with expunge tombstones older than a
+// mod-sequence treated as pruned, as sqlite does after
+// Options.TombstoneRetention (its pruning runs from a one-minute ticker,
+// too slow for a unit test). Everything else is the real store.
+type prunedStore struct {
+	store.Store
+	below atomic.Uint64 // tombstones with modseq <= below are gone
+}
+
+func (p *prunedStore) ChangesSince(ctx context.Context, account store.AccountID, mailbox store.MailboxID, since uint64) (store.Changes, error) {
+	ch, err := p.Store.ChangesSince(ctx, account, mailbox, since)
+	if err == nil && since < p.below.Load() {
+		ch.Vanished, ch.TombstonesPruned = nil, true
+	}
+	return ch, err
+}
+
+var (
+	validityRe = regexp.MustCompile(`UIDVALIDITY (\d+)`)
+	modseqRe   = regexp.MustCompile(`HIGHESTMODSEQ (\d+)`)
+	fetchRe    = regexp.MustCompile(`^\* \d+ (?:UID)?FETCH \(`)
+	flagsRe    = regexp.MustCompile(`FLAGS \(([^)]*)\)`)
+	fetchUIDRe = regexp.MustCompile(`(?:UID (\d+)|^\* (\d+) UIDFETCH)`)
+)
+
+// mailboxState returns UIDVALIDITY and HIGHESTMODSEQ of INBOX.
+func mailboxState(t testing.TB, c *tconn) (uint32, uint64) {
+	t.Helper()
+	u := c.ok("STATUS INBOX (UIDVALIDITY HIGHESTMODSEQ)")
+	v, err1 := strconv.ParseUint(validityRe.FindStringSubmatch(u[0])[1], 10, 32)
+	m, err2 := strconv.ParseUint(modseqRe.FindStringSubmatch(u[0])[1], 10, 64)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("status %q", u)
+	}
+	return uint32(v), m
+}
+
+// vanishedEarlier returns the UIDs of the VANISHED (EARLIER) lines.
+func vanishedEarlier(t testing.TB, lines []string) []uint32 {
+	t.Helper()
+	var out []uint32
+	for _, l := range lines {
+		rest, ok := strings.CutPrefix(l, "* VANISHED (EARLIER) ")
+		if !ok {
+			continue
+		}
+		d := imapwire.NewDecoder(bufio.NewReader(strings.NewReader(rest+"\r\n")), imapwire.Limits{})
+		d.Begin()
+		var set imapwire.SeqSet
+		if !d.ExpectSeqSet(&set) {
+			t.Fatalf("bad VANISHED %q", l)
+		}
+		out = append(out, expandSet(set, 0)...)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// fetchedFlags maps UID to the flags of the FETCH responses in lines.
+func fetchedFlags(lines []string) map[uint32]string {
+	out := map[uint32]string{}
+	for _, l := range lines {
+		if !fetchRe.MatchString(l) {
+			continue
+		}
+		f, u := flagsRe.FindStringSubmatch(l), fetchUIDRe.FindStringSubmatch(l)
+		if f != nil && u != nil {
+			n, _ := strconv.ParseUint(u[1]+u[2], 10, 32)
+			out[uint32(n)] = f[1]
+		}
+	}
+	return out
+}
+
+func TestQresyncSeqMatchPruned(t *testing.T) {
+	t.Parallel()
+	var ps *prunedStore
+	ts := newTestServer(t, func(o *Options) {
+		ps = &prunedStore{Store: o.Store}
+		o.Store = ps
+	})
+	c := filled(t, ts, 10)
+	c.ok(`STORE 4 +FLAGS.SILENT (\Deleted)`)
+	c.ok("EXPUNGE") // UID 4 goes; the client below knows it
+	validity, modseq := mailboxState(t, c)
+	c.ok(`UID STORE 8 +FLAGS.SILENT (\Deleted)`)
+	c.ok("EXPUNGE")
+	_, now := mailboxState(t, c)
+	ps.below.Store(now) // every tombstone is pruned
+
+	d := ts.login()
+	d.ok("ENABLE QRESYNC")
+	sel := func(extra string) []string {
+		return d.ok(fmt.Sprintf("SELECT INBOX (QRESYNC (%d %d 1:10%s))", validity, modseq, extra))
+	}
+	// No seq-match data: every UID not in the mailbox is reported.
+	if got := vanishedEarlier(t, sel("")); !slices.Equal(got, []uint32{4, 8}) {
+		t.Fatalf("vanished without seq-match: %v", got)
+	}
+	// Seq 4 still is UID 5, seq 7 no longer UID 8: only UIDs above 5
+	// can have vanished since (RFC 7162 §3.2.5.2).
+	u := sel(" (4,7 5,8)")
+	has(t, u, "* OK [CLOSED]")
+	if got := vanishedEarlier(t, u); !slices.Equal(got, []uint32{8}) {
+		t.Fatalf("vanished with seq-match: %v", got)
+	}
+	// An out-of-date list (seq 4 was UID 4 long ago) rules nothing out.
+	if got := vanishedEarlier(t, sel(" (4 4)")); !slices.Equal(got, []uint32{4, 8}) {
+		t.Fatalf("vanished with stale seq-match: %v", got)
+	}
+	// Lists of different lengths are ignored, not an error.
+	if got := vanishedEarlier(t, sel(" (1:3 1:2)")); !slices.Equal(got, []uint32{4, 8}) {
+		t.Fatalf("vanished with uneven seq-match: %v", got)
+	}
+	d.bad(fmt.Sprintf("SELECT INBOX (QRESYNC (%d %d 1:10 (1:3)))", validity, modseq))
+	// With tombstones (not pruned) the answer is exact whatever the list.
+	ps.below.Store(0)
+	if got := vanishedEarlier(t, sel(" (4 4)")); !slices.Equal(got, []uint32{8}) {
+		t.Fatalf("vanished with tombstones: %v", got)
+	}
+}
+
+// TestQresyncReconnectAfterManyChanges: one connection makes 10,000 flag
+// changes and 1,000 expunges; a client that reconnects with QRESYNC gets
+// exactly the vanished UIDs and the final flags of the changed messages.
+func TestQresyncReconnectAfterManyChanges(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	const n = 3000
+	bulkMailbox(t, ts, n)
+	c := ts.login()
+	c.ok("ENABLE QRESYNC")
+	c.ok("SELECT INBOX")
+	validity, modseq := mailboxState(t, c)
+
+	// The changer: ten rounds of 1,000 distinct flag changes.
+	w := ts.login()
+	w.ok("SELECT INBOX")
+	want := map[uint32]string{}
+	for r := 0; r < 10; r++ {
+		lo := r*250 + 1
+		kw := fmt.Sprintf("$k%d", r)
+		w.ok(fmt.Sprintf("UID STORE %d:%d +FLAGS.SILENT (%s)", lo, lo+999, kw))
+		for u := lo; u <= min(lo+999, n); u++ {
+			want[uint32(u)] += " " + kw
+		}
+	}
+	var gone []uint32
+	for u := uint32(3); u <= n && len(gone) < 1000; u += 3 {
+		gone = append(gone, u)
+		delete(want, u)
+	}
+	w.ok("UID STORE " + imapwire.FormatNumSet(gone) + ` +FLAGS.SILENT (\Deleted)`)
+	w.ok("UID EXPUNGE " + imapwire.FormatNumSet(gone))
+	c.ok("LOGOUT")
+
+	d := ts.login()
+	d.ok("ENABLE QRESYNC")
+	u := d.ok(fmt.Sprintf("SELECT INBOX (QRESYNC (%d %d 1:%d))", validity, modseq, n))
+	if got := vanishedEarlier(t, u); !slices.Equal(got, gone) {
+		t.Fatalf("vanished: %d UIDs, want %d", len(got), len(gone))
+	}
+	got := fetchedFlags(u)
+	if len(got) != len(want) {
+		t.Fatalf("fetched %d messages, want %d", len(got), len(want))
+	}
+	for uid, kws := range want {
+		flags := got[uid]
+		for _, kw := range strings.Fields(kws) {
+			if !strings.Contains(" "+flags+" ", " "+kw+" ") || !strings.Contains(flags, `\Seen`) {
+				t.Fatalf("UID %d: flags %q, want %s and \\Seen", uid, flags, kws)
+			}
+		}
+	}
+	// The same through UID FETCH CHANGEDSINCE VANISHED.
+	u = d.ok(fmt.Sprintf("UID FETCH 1:* (FLAGS) (CHANGEDSINCE %d VANISHED)", modseq))
+	if got := vanishedEarlier(t, u); !slices.Equal(got, gone) {
+		t.Fatalf("fetch vanished: %d UIDs, want %d", len(got), len(gone))
+	}
+	if got := fetchedFlags(u); len(got) != len(want) {
+		t.Fatalf("fetch changedsince: %d messages, want %d", len(got), len(want))
+	}
+}
+
+func TestCondstoreTwoSessions(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	a := filled(t, ts, 4)
+	u := a.ok("SELECT INBOX (CONDSTORE)")
+	has(t, u, "* OK [HIGHESTMODSEQ ")
+	_, m0 := mailboxState(t, a)
+	b := ts.login()
+	b.ok("SELECT INBOX")
+	b.ok(`STORE 2 +FLAGS.SILENT (\Flagged)`)
+	u = a.ok(fmt.Sprintf("FETCH 1:* (FLAGS) (CHANGEDSINCE %d)", m0))
+	has(t, u, `* 2 FETCH (FLAGS (\Flagged) MODSEQ (`)
+	hasNot(t, u, "* 1 FETCH")
+	// A's view of message 2 is stale: the conditional store fails.
+	u, st := a.cmd(fmt.Sprintf(`STORE 1:2 (UNCHANGEDSINCE %d) +FLAGS (\Seen)`, m0))
+	if st != "OK [MODIFIED 2] STORE completed" {
+		t.Fatalf("conditional store: %q %q", st, u)
+	}
+	has(t, u, `* 1 FETCH (FLAGS (\Seen) MODSEQ (`)
+	// RFC 7162 §3.1.3: UNCHANGEDSINCE 0 fails for every message.
+	_, st = a.cmd(`STORE 1:4 (UNCHANGEDSINCE 0) +FLAGS (\Answered)`)
+	if st != "OK [MODIFIED 1:4] STORE completed" {
+		t.Fatalf("unchangedsince 0: %q", st)
+	}
+	u = a.ok("FETCH 1:4 (FLAGS)")
+	hasNot(t, u, `\Answered`)
+	u = a.ok("SEARCH MODSEQ " + strconv.FormatUint(m0+1, 10))
+	has(t, u, "* SEARCH 1 2 (MODSEQ ")
+	u = a.ok("STATUS INBOX (HIGHESTMODSEQ)")
+	hasNot(t, u, "NOMODSEQ")
+}
+
+func TestSearchSeqBeyondMailbox(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	c := filled(t, ts, 3)
+	u := c.ok("SEARCH 2:100")
+	has(t, u, "* SEARCH 2 3")
+	u = c.ok("SEARCH 50")
+	has(t, u, "* SEARCH")
+	hasNot(t, u, "* SEARCH 1")
+	u = c.ok("SEARCH OR 7 1")
+	has(t, u, "* SEARCH 1")
+	// FETCH and STORE still refuse numbers beyond the mailbox.
+	c.bad("FETCH 4 (FLAGS)")
+}
+
+func TestNewKeywordAnnounced(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	c := filled(t, ts, 2)
+	other := ts.login()
+	other.ok("SELECT INBOX")
+	u := c.ok("STORE 1 +FLAGS ($Important)")
+	if len(u) < 3 || !strings.HasPrefix(u[0], "* FLAGS (") || !strings.Contains(u[0], "$Important") ||
+		!strings.HasPrefix(u[1], "* OK [PERMANENTFLAGS (") || !strings.Contains(u[1], `$Important \*)]`) {
+		t.Fatalf("own store: %q", u)
+	}
+	has(t, u, `* 1 FETCH (FLAGS ($Important`)
+	// The other session learns the keyword before the FETCH using it.
+	u = other.ok("NOOP")
+	if len(u) < 3 || !strings.Contains(u[0], "$Important") || !strings.HasPrefix(u[2], "* 1 FETCH") {
+		t.Fatalf("other session: %q", u)
+	}
+	// A known keyword is not announced again; a new message with a new
+	// keyword is.
+	u = c.ok("STORE 2 +FLAGS ($Important)")
+	hasNot(t, u, "* FLAGS")
+	other.appendMsg("INBOX", "Work", testMessage(3))
+	u = c.ok("NOOP")
+	has(t, u, "* FLAGS (")
+	has(t, u, "Work")
+	has(t, u, "* 3 EXISTS")
+	u = other.ok("EXAMINE INBOX")
+	has(t, u, "$Important Work")
+}
+
+// TestCompressByteByByte: a compressed client that writes one byte at a
+// time (each flushed) and reads the whole answer before the next command
+// must never stall the server's decompressor.
+func TestCompressByteByByte(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	c := filled(t, ts, 2)
+	if _, st := c.cmd("COMPRESS DEFLATE"); st != "OK DEFLATE active" {
+		t.Fatalf("compress: %q", st)
+	}
+	fw, _ := flate.NewWriter(c.c, flate.BestCompression)
+	fc := &flateConn{Conn: c.c, r: flate.NewReader(c.r), fw: fw}
+	c.c, c.r = fc, bufio.NewReader(fc)
+	for i, cmd := range []string{"NOOP", "FETCH 1:* (FLAGS UID)", `UID STORE 2 +FLAGS (\Seen)`, "STATUS INBOX (MESSAGES)", "FETCH 2 BODY.PEEK[]"} {
+		tag := fmt.Sprintf("b%d", i)
+		line := tag + " " + cmd + "\r\n"
+		for k := 0; k < len(line); k++ {
+			c.send(line[k : k+1])
+		}
+		u, st := c.until(tag)
+		if !strings.HasPrefix(st, "OK") {
+			t.Fatalf("%s: %q %q", cmd, st, u)
+		}
+		if i == 4 {
+			has(t, u, "Hello body 2")
+		}
+	}
+	c.ok("LOGOUT")
+}
+
+// TestObjectIDStable: MAILBOXID, EMAILID and THREADID survive renames,
+// moves and a restart of server and store.
+func TestObjectIDStable(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ids := func(c *tconn, mailbox string) (string, string, string) {
+		t.Helper()
+		u := c.ok("SELECT " + mailbox)
+		mboxID := regexp.MustCompile(`MAILBOXID \(([^)]+)\)`).FindStringSubmatch(strings.Join(u, "\n"))
+		u = c.ok("FETCH 1 (EMAILID THREADID)")
+		m := regexp.MustCompile(`EMAILID \(([^)]+)\) THREADID \(([^)]+)\)`).FindStringSubmatch(strings.Join(u, "\n"))
+		if mboxID == nil || m == nil {
+			t.Fatalf("no object ids in %q", u)
+		}
+		return mboxID[1], m[1], m[2]
+	}
+	ts := newTestServerAt(t, dir)
+	c := ts.login()
+	c.ok("CREATE Work")
+	c.appendMsg("Work", "", testMessage(1))
+	mbox, email, thread := ids(c, "Work")
+	c.ok("RENAME Work Projects")
+	if m, e, th := ids(c, "Projects"); m != mbox || e != email || th != thread {
+		t.Fatalf("after rename: %s %s %s, want %s %s %s", m, e, th, mbox, email, thread)
+	}
+	c.ok("CREATE Archive2")
+	c.ok("MOVE 1 Archive2")
+	if _, e, th := ids(c, "Archive2"); e != email || th != thread {
+		t.Fatalf("after move: %s %s, want %s %s", e, th, email, thread)
+	}
+	c.ok("LOGOUT")
+	ts.stop()
+
+	ts = newTestServerAt(t, dir)
+	c = ts.login()
+	if _, e, th := ids(c, "Archive2"); e != email || th != thread {
+		t.Fatalf("after restart: %s %s, want %s %s", e, th, email, thread)
+	}
+	if m, _, _ := idsEmpty(t, c, "Projects"); m != mbox {
+		t.Fatalf("mailbox id after restart: %s, want %s", m, mbox)
+	}
+}
+
+// idsEmpty returns the MAILBOXID of a mailbox without messages.
+func idsEmpty(t *testing.T, c *tconn, mailbox string) (string, string, string) {
+	t.Helper()
+	u := c.ok("STATUS " + mailbox + " (MAILBOXID)")
+	m := regexp.MustCompile(`MAILBOXID \(([^)]+)\)`).FindStringSubmatch(u[0])
+	if m == nil {
+		t.Fatalf("status %q", u)
+	}
+	return m[1], "", ""
+}
+
+var _ = time.Second
