@@ -176,6 +176,7 @@ func startDovecot(ctx context.Context, dir string, p ports, users map[string]str
 	if out, err := exec.Command("chown", "-R", uid+":"+gid, filepath.Join(dir, "mail")).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("chown: %v: %s", err, out)
 	}
+	raiseInotifyLimit()
 	cmd := exec.Command("dovecot", "-F", "-c", filepath.Join(dir, "dovecot.conf"))
 	cmd.Stdout, cmd.Stderr = logFile(filepath.Join(dir, "dovecot.stdout"))
 	if err := cmd.Start(); err != nil {
@@ -208,4 +209,26 @@ func (s *dovecotServer) stop() {
 // mailDir is where Dovecot keeps a user's Maildir.
 func (s *dovecotServer) mailDir(user string) string {
 	return filepath.Join(s.dir, "mail", user, "Maildir")
+}
+
+// raiseInotifyLimit lets every IDLE session of Dovecot watch its mailbox
+// with inotify. With the kernel's default of 128 instances per user,
+// sessions past the 128th fall back to polling every
+// mailbox_idle_check_interval (30 s), which would misrepresent Dovecot.
+func raiseInotifyLimit() {
+	const path = "/proc/sys/fs/inotify/max_user_instances"
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	var n int
+	fmt.Sscan(strings.TrimSpace(string(b)), &n)
+	if n >= 32768 {
+		return
+	}
+	if err := os.WriteFile(path, []byte("32768\n"), 0o644); err != nil {
+		logf("could not raise %s from %d (%v): Dovecot's IDLE may fall back to 30 s polling", path, n, err)
+		return
+	}
+	logf("raised %s from %d to 32768 for Dovecot's IDLE sessions", path, n)
 }

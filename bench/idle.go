@@ -39,14 +39,17 @@ func idleWorkload(conns int) workload {
 }
 
 func idleFollowers(conns int) []workload {
+	// Each follower row reads the leader's rounds in order, by its own
+	// position per target.
 	pick := func(f func(idleResult) float64) func(ctx context.Context, t *target) (float64, error) {
+		next := map[string]int{}
 		return func(ctx context.Context, t *target) (float64, error) {
-			if len(t.idle) == 0 {
+			i := next[t.name]
+			if i >= len(t.idle) {
 				return 0, fmt.Errorf("no IDLE round measured")
 			}
-			v := f(t.idle[0])
-			t.idle = t.idle[1:]
-			return v, nil
+			next[t.name] = i + 1
+			return f(t.idle[i]), nil
 		}
 	}
 	return []workload{
