@@ -4,9 +4,10 @@
 // locking, and the same bytes stored twice (COPY, one LMTP delivery to many
 // recipients, a re-import) take the space once.
 //
-// Durability: Put streams into DIR/tmp while hashing, renames the file into
-// place and fsyncs it and the shard directory, so when Put returns the
-// blob survives a crash or power loss. Write and Sync split that in two so
+// Durability: Put writes the blob under its name (small ones directly,
+// large ones streamed into DIR/tmp while hashing, then linked into place)
+// and fsyncs it and the shard directory, so when Put returns the blob
+// survives a crash or power loss. Write and Sync split that in two so
 // that a caller committing many blobs at once (the store's group commit)
 // pays for the fsyncs once per batch, all in parallel: Write stores without
 // fsync, Sync makes a batch durable. A blob not yet synced may be left

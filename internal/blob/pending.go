@@ -1,6 +1,7 @@
 package blob
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -15,18 +16,81 @@ import (
 )
 
 // Write stores everything r yields like Put and returns its id and size,
-// but does not make it durable: the bytes are written to DIR/tmp and
-// renamed to their final name without any fsync. Sync makes a batch of
-// such blobs durable at once; until then a crash may leave the file empty
-// or incomplete under its name. Such a file is never referenced (the
-// store commits rows only after Sync), so it is an orphan for Check, and
-// a later Write of the same bytes notices it does not hash to its name and
+// but does not make it durable: the bytes go under their final name
+// without any fsync (up to smallBlob octets written there directly, larger
+// ones through DIR/tmp and a hard link). Sync makes a batch of such blobs
+// durable at once; until then a crash may leave the file empty or
+// incomplete under its name. Such a file is never referenced (the store
+// commits rows only after Sync), so it is an orphan for Check, and a later
+// Write of the same bytes notices it does not hash to its name and
 // replaces it. maxSize > 0 bounds the size (ErrTooLarge).
 //
 // If the blob existed already (and its bytes check out), its modification
 // time is refreshed (see Put) and the new copy dropped. Safe for
 // concurrent use, also by several processes.
 func (s *Store) Write(ctx context.Context, r io.Reader, maxSize int64) (id string, size int64, err error) {
+	// A message that fits in smallBlob is hashed first and written
+	// straight under its name: no temporary file, no link, no unlink.
+	if err := ctx.Err(); err != nil {
+		return "", 0, err
+	}
+	lim := int64(smallBlob + 1)
+	if maxSize > 0 {
+		lim = min(lim, maxSize+1)
+	}
+	var buf bytes.Buffer
+	n, err := buf.ReadFrom(io.LimitReader(r, lim))
+	if err != nil {
+		return "", 0, err
+	}
+	if maxSize > 0 && n > maxSize {
+		return "", 0, ErrTooLarge
+	}
+	if n <= smallBlob {
+		if err := ctx.Err(); err != nil {
+			return "", 0, err
+		}
+		return s.writeSmall(ctx, buf.Bytes())
+	}
+	return s.writeStream(ctx, io.MultiReader(&buf, r), maxSize)
+}
+
+// smallBlob is the largest blob Write keeps in memory.
+const smallBlob = 256 << 10
+
+// writeSmall stores data, already in memory, under its id.
+func (s *Store) writeSmall(ctx context.Context, data []byte) (string, int64, error) {
+	sum := sha256.Sum256(data)
+	id := hex.EncodeToString(sum[:])
+	final := s.Path(id)
+	if err := s.ensureShard(filepath.Dir(final)); err != nil {
+		return "", 0, err
+	}
+	size := int64(len(data))
+	for try := 0; ; try++ {
+		f, err := os.OpenFile(final, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil {
+			_, werr := f.Write(data)
+			if cerr := f.Close(); werr == nil {
+				werr = cerr
+			}
+			if werr != nil {
+				os.Remove(final)
+				return "", 0, fmt.Errorf("blob: write: %w", werr)
+			}
+			return id, size, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return "", 0, fmt.Errorf("blob: %w", err)
+		}
+		if ok, err := s.existing(ctx, id, size, try); ok || err != nil {
+			return id, size, err
+		}
+	}
+}
+
+// writeStream stores r through a temporary file, hashing as it goes.
+func (s *Store) writeStream(ctx context.Context, r io.Reader, maxSize int64) (id string, size int64, err error) {
 	tmp, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), "put-*")
 	if err != nil {
 		return "", 0, fmt.Errorf("blob: %w", err)
@@ -49,16 +113,8 @@ func (s *Store) Write(ctx context.Context, r io.Reader, maxSize int64) (id strin
 	}
 	id = hex.EncodeToString(h.Sum(nil))
 	final := s.Path(id)
-	shard := filepath.Dir(final)
-	if _, err := os.Stat(shard); errors.Is(err, fs.ErrNotExist) {
-		if err := os.MkdirAll(shard, 0o700); err != nil {
-			return "", 0, fmt.Errorf("blob: %w", err)
-		}
-		// A new shard (at most 256 in a store's life): make its entry in
-		// DIR durable now, so Sync only ever needs the shard itself.
-		if err := syncDir(s.dir); err != nil {
-			return "", 0, err
-		}
+	if err := s.ensureShard(filepath.Dir(final)); err != nil {
+		return "", 0, err
 	}
 	// Link, unlike rename, never replaces a blob someone else placed (and
 	// maybe synced and referenced) meanwhile with a copy not yet synced.
@@ -79,21 +135,59 @@ func (s *Store) Write(ctx context.Context, r io.Reader, maxSize int64) (id strin
 			keep = true
 			return id, size, nil
 		}
-		if n, verr := s.Verify(ctx, id); verr == nil && n == size {
-			now := time.Now()
-			os.Chtimes(final, now, now) // best effort: see Put
-			return id, size, nil        // deferred cleanup drops tmp
-		} else if ctx.Err() != nil {
-			return "", 0, ctx.Err()
-		} else if try >= 3 {
-			return "", 0, fmt.Errorf("blob: %s exists but does not check out: %v", id, verr)
-		}
-		// Left incomplete by a crash before its Sync (so never
-		// referenced): replace it.
-		if err := os.Remove(final); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return "", 0, fmt.Errorf("blob: %w", err)
+		if ok, err := s.existing(ctx, id, size, try); ok || err != nil {
+			return id, size, err
 		}
 	}
+}
+
+// ensureShard creates a shard directory when missing. A new shard (at
+// most 256 in a store's life) has its entry in DIR made durable at once,
+// so Sync only ever needs the shard itself.
+func (s *Store) ensureShard(shard string) error {
+	if _, err := os.Stat(shard); !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err := os.MkdirAll(shard, 0o700); err != nil {
+		return fmt.Errorf("blob: %w", err)
+	}
+	return syncDir(s.dir)
+}
+
+// existingWaits are how long Write waits, try after try, for a blob of the
+// same bytes that another writer may still be writing before it decides
+// the blob was left incomplete by a crash.
+var existingWaits = [...]time.Duration{5 * time.Millisecond, 50 * time.Millisecond, 250 * time.Millisecond}
+
+// existing handles a blob found in place when Write wanted to create it:
+// ok when its bytes check out (its modification time is then refreshed,
+// see Put). Otherwise it waits (another writer may be midway), and after
+// the last wait removes it, so the caller's next try replaces it: a blob
+// left incomplete by a crash before its Sync is never referenced.
+func (s *Store) existing(ctx context.Context, id string, size int64, try int) (bool, error) {
+	if n, err := s.Verify(ctx, id); err == nil && n == size {
+		now := time.Now()
+		os.Chtimes(s.Path(id), now, now) // best effort: see Put
+		return true, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	if try < len(existingWaits) {
+		select {
+		case <-time.After(existingWaits[try]):
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+		return false, nil
+	}
+	if try > len(existingWaits)+2 {
+		return false, fmt.Errorf("blob: %s exists but does not check out", id)
+	}
+	if err := os.Remove(s.Path(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, fmt.Errorf("blob: %w", err)
+	}
+	return false, nil
 }
 
 // syncWorkers bounds how many fsyncs one Sync runs at once.

@@ -1,12 +1,15 @@
 package imapserver
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"net"
 	"runtime"
 	"strings"
 	"testing"
 
+	"github.com/postern/postern/internal/imapwire"
 	"github.com/postern/postern/internal/store"
 )
 
@@ -102,4 +105,85 @@ func BenchmarkIdleConnectionMemory(b *testing.B) {
 			c.c.Close()
 		}
 	}
+}
+
+// countingConn counts the octets a client reads.
+type countingConn struct {
+	net.Conn
+	n int64
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// resyncSetup fills INBOX with n messages, notes the client state, then
+// makes 100 changes from another session: 80 flag changes and 20
+// expunges.
+func resyncSetup(b *testing.B, n int) (ts *testServer, validity uint32, modseq uint64) {
+	ts = newTestServer(b)
+	bulkMailbox(b, ts, n)
+	w := ts.login()
+	w.ok("SELECT INBOX")
+	validity, modseq = mailboxState(b, w)
+	for k := 0; k < 80; k++ {
+		w.ok(fmt.Sprintf("UID STORE %d +FLAGS.SILENT (\\Flagged)", 1+k*(n/80)))
+	}
+	var gone []uint32
+	for k := 0; k < 20; k++ {
+		gone = append(gone, uint32(2+k*(n/20)))
+	}
+	set := imapwire.FormatNumSet(gone)
+	w.ok("UID STORE " + set + ` +FLAGS.SILENT (\Deleted)`)
+	w.ok("UID EXPUNGE " + set)
+	w.ok("LOGOUT")
+	return ts, validity, modseq
+}
+
+// BenchmarkQresyncReselect: a QRESYNC SELECT of a 100,000-message mailbox
+// after 100 changes; reports the octets the server sent per select.
+func BenchmarkQresyncReselect(b *testing.B) {
+	const n = 100000
+	ts, validity, modseq := resyncSetup(b, n)
+	c := ts.login()
+	cc := &countingConn{Conn: c.c}
+	c.c, c.r = cc, bufio.NewReader(cc)
+	c.ok("ENABLE QRESYNC")
+	cmd := fmt.Sprintf("SELECT INBOX (QRESYNC (%d %d 1:%d))", validity, modseq, n)
+	var octets int64
+	b.ResetTimer()
+	for b.Loop() {
+		before := cc.n
+		u := c.ok(cmd)
+		if len(u) < 85 {
+			b.Fatalf("short resync: %d lines", len(u))
+		}
+		octets += cc.n - before
+	}
+	b.ReportMetric(float64(octets)/float64(b.N), "B/select")
+}
+
+// BenchmarkFetchChangedSince: FETCH 1:* (FLAGS) (CHANGEDSINCE m) over
+// 100,000 messages of which 80 changed.
+func BenchmarkFetchChangedSince(b *testing.B) {
+	const n = 100000
+	ts, _, modseq := resyncSetup(b, n)
+	c := ts.login()
+	cc := &countingConn{Conn: c.c}
+	c.c, c.r = cc, bufio.NewReader(cc)
+	c.ok("SELECT INBOX")
+	cmd := fmt.Sprintf("FETCH 1:* (FLAGS) (CHANGEDSINCE %d)", modseq)
+	var octets int64
+	b.ResetTimer()
+	for b.Loop() {
+		before := cc.n
+		u := c.ok(cmd)
+		if len(u) < 80 {
+			b.Fatalf("short answer: %d lines", len(u))
+		}
+		octets += cc.n - before
+	}
+	b.ReportMetric(float64(octets)/float64(b.N), "B/fetch")
 }

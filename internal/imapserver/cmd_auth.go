@@ -195,6 +195,7 @@ func cmdUnauthenticate(s *session, c *command) error {
 	if !s.dec.ExpectCRLF() {
 		return nil
 	}
+	s.notify = nil
 	s.deselect()
 	if s.releaseLogin != nil {
 		s.releaseLogin()

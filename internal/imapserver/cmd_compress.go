@@ -1,6 +1,7 @@
 package imapserver
 
 import (
+	"bufio"
 	"compress/flate"
 	"io"
 	"strings"
@@ -67,7 +68,9 @@ func cmdCompress(s *session, c *command) error {
 	s.src.pre = nil
 	s.deflate = &deflateWriter{dst: s.out.w, pool: &s.srv.compressors}
 	s.out.w = s.deflate
-	s.src.r = flate.NewReader(s.src.r)
+	// The decoder returns each command as soon as it is decoded, whatever
+	// flush the client uses (inflate.go).
+	s.src.r = &inflater{src: bufio.NewReaderSize(s.src.r, bufferSize)}
 	s.bw.Reset(&s.out)
 	return errTaggedAlready
 }

@@ -28,7 +28,7 @@ func cmdIdle(s *session, c *command) error {
 		return nil
 	}
 	s.enc.Atom("+ idling").CRLF()
-	if s.state == stateSelected {
+	if s.state == stateSelected || s.notify != nil {
 		if err := s.sync(true); err != nil {
 			return err
 		}
@@ -54,7 +54,7 @@ func cmdIdle(s *session, c *command) error {
 		return errBad("Expected DONE")
 	}
 	c.text = "IDLE terminated"
-	if s.state == stateSelected {
+	if s.state == stateSelected || s.notify != nil {
 		return s.sync(true)
 	}
 	return nil

@@ -2,6 +2,7 @@ package imapserver
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/postern/postern/internal/imapwire"
@@ -47,6 +48,10 @@ func cmdSelect(s *session, c *command) error {
 		// RFC 7162 §3.2.5: QRESYNC needs ENABLE QRESYNC first.
 		return errBad("QRESYNC parameter without ENABLE QRESYNC")
 	}
+	if qr != nil && qr.seqMatch != nil && s.enabled.uidOnly {
+		// RFC 9586 §3: no sequence numbers anywhere under UIDONLY.
+		return errUIDRequired
+	}
 	if s.sel != nil {
 		// RFC 9051 §6.3.2: a SELECT closes the current mailbox first.
 		s.deselect()
@@ -60,8 +65,11 @@ func cmdSelect(s *session, c *command) error {
 	if err != nil {
 		return err
 	}
-	// Subscribe before reading the state so no change falls between.
-	s.sub = st.Hub().Subscribe(s.account.ID)
+	// Subscribe before reading the state so no change falls between
+	// (NOTIFY may hold a subscription already).
+	if s.sub == nil {
+		s.sub = st.Hub().Subscribe(s.account.ID)
+	}
 	refs, err := st.MessageRefs(s.ctx, s.account.ID, mb.ID)
 	if err != nil {
 		s.deselect()
@@ -118,7 +126,7 @@ func cmdSelect(s *session, c *command) error {
 	e.Atom("* ").Number(uint32(len(v.uids))).Atom(" EXISTS").CRLF()
 	if !s.enabled.rev2 {
 		e.Atom("* ").Number(uint32(len(v.recent))).Atom(" RECENT").CRLF()
-		if firstUnseen > 0 {
+		if firstUnseen > 0 && !s.enabled.uidOnly { // a sequence number (RFC 9586 §3)
 			e.Atom("* OK [UNSEEN ").Number(uint32(firstUnseen)).Atom("] First unseen message").CRLF()
 		}
 	}
@@ -157,12 +165,12 @@ func cmdSelect(s *session, c *command) error {
 }
 
 // deselect leaves the selected state and stops listening to the hub:
-// only a selected mailbox needs change events, and an unselected session
-// should hold no queue.
+// only a selected mailbox (or NOTIFY) needs change events, and an
+// unselected session should hold no queue.
 func (s *session) deselect() {
 	s.sel = nil
 	s.state = stateAuthenticated
-	if s.sub != nil {
+	if s.sub != nil && s.notify == nil {
 		s.sub.Close()
 		s.sub = nil
 	}
@@ -232,5 +240,13 @@ func cmdExpunge(s *session, c *command) error {
 		return err
 	}
 	s.writeExpunges(v, gone)
+	if s.enabled.condstore {
+		// As RFC 7162's EXPUNGE examples show, the tagged OK names
+		// the HIGHESTMODSEQ it produced. Every change up to it reaches
+		// the client before the tagged response (finish syncs first).
+		if mb, err := s.srv.opts.Store.MailboxByID(s.ctx, s.account.ID, v.mbox.ID); err == nil {
+			c.code = "HIGHESTMODSEQ " + strconv.FormatUint(mb.HighestModSeq, 10)
+		}
+	}
 	return nil
 }

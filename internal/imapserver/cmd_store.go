@@ -126,6 +126,9 @@ func cmdStore(s *session, c *command) error {
 			s.writeFlagsFetch(v, i, c.uid)
 		}
 	}
+	if len(changed) > 0 {
+		s.writeModSeqFloor(v)
+	}
 	if len(failed) > 0 {
 		c.code = "MODIFIED " + imapwire.FormatNumSet(s.seqsOrUIDs(v, failed, c.uid))
 	}

@@ -48,6 +48,7 @@ var commands = map[string]commandSpec{
 	"GETQUOTA":       {states: authState, run: cmdGetQuota},
 	"SETQUOTA":       {states: authState, run: cmdSetQuota},
 	"IDLE":           {states: authState, run: cmdIdle, noSync: true},
+	"NOTIFY":         {states: authState, run: cmdNotify},
 	"CHECK":          {states: selectedSt, run: cmdNoop},
 	"CLOSE":          {states: selectedSt, run: cmdClose, noSync: true},
 	"UNSELECT":       {states: selectedSt, run: cmdClose, noSync: true},
@@ -63,9 +64,9 @@ var commands = map[string]commandSpec{
 	"UID SORT":       {states: selectedSt, run: cmdSort},
 	"THREAD":         {states: selectedSt, run: uidRequired(cmdThread), noExpunge: true},
 	"UID THREAD":     {states: selectedSt, run: cmdThread},
-	"COPY":           {states: selectedSt, run: cmdCopy},
+	"COPY":           {states: selectedSt, run: uidRequired(cmdCopy)},
 	"UID COPY":       {states: selectedSt, run: cmdCopy},
-	"MOVE":           {states: selectedSt, run: cmdCopy},
+	"MOVE":           {states: selectedSt, run: uidRequired(cmdCopy)},
 	"UID MOVE":       {states: selectedSt, run: cmdCopy},
 }
 
@@ -91,5 +92,5 @@ func (s *session) capabilities() []string {
 		"ESEARCH", "SEARCHRES", "CONDSTORE", "QRESYNC", "BINARY", "MULTIAPPEND",
 		"APPENDLIMIT="+strconv.FormatInt(s.srv.opts.MaxMessageSize, 10),
 		"UTF8=ACCEPT", "STATUS=SIZE", "SAVEDATE", "PREVIEW", "OBJECTID",
-		"COMPRESS=DEFLATE", "UNAUTHENTICATE", "UIDONLY", "SORT", "SORT=DISPLAY", "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES", "WITHIN")
+		"COMPRESS=DEFLATE", "UNAUTHENTICATE", "UIDONLY", "NOTIFY", "INPROGRESS", "SORT", "SORT=DISPLAY", "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES", "WITHIN")
 }

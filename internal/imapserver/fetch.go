@@ -49,7 +49,8 @@ func cmdFetch(s *session, c *command) error {
 		}
 		return false
 	}
-	if c.uid && !hasKind(fetchUID) {
+	// RFC 7162 §3.2: with QRESYNC on, FETCH responses carry the UID.
+	if (c.uid || s.enabled.qresync) && !hasKind(fetchUID) {
 		atts = append([]fetchAtt{{kind: fetchUID}}, atts...)
 	}
 	if req.changedSince > 0 {
@@ -112,7 +113,9 @@ func cmdFetch(s *session, c *command) error {
 		}
 	}
 	var failure error
+	progress := s.newProgress(c.tag, len(uids))
 	err = s.srv.opts.Store.Fetch(s.ctx, s.account.ID, v.mbox.ID, uids, opts, func(m *store.Message) error {
+		defer progress.step()
 		i := v.index(m.UID)
 		if i < 0 {
 			return nil

@@ -28,6 +28,9 @@ func FuzzSession(f *testing.F) {
 		"\x02a STORE 1 +FLAGS (\\Deleted)\r\nb EXPUNGE\r\nc CLOSE\r\n",
 		"\x02a COPY 1:* INBOX\r\nb MOVE 1 Trash\r\nc UID EXPUNGE 1:*\r\n",
 		"\x02a FETCH 1 BINARY[1]\r\nb SEARCH CHARSET UTF-8 TEXT {3+}\r\nabc\r\n",
+		"\x01a NOTIFY SET STATUS (selected (MessageNew (UID BODY.PEEK[HEADER]) MessageExpunge)) (subtree (a b) (MailboxName))\r\nb IDLE\r\nDONE\r\nc NOTIFY NONE\r\n",
+		"\x02a ENABLE UIDONLY\r\nb FETCH 1 FLAGS\r\nc UID FETCH 1:* (FLAGS)\r\nd SEARCH {1+}\r\n1\r\n",
+		"\x01a ENABLE QRESYNC\r\nb SELECT INBOX (QRESYNC (1 1 1:* (1:3 1,2,3)))\r\nc UID FETCH 1:* FLAGS (CHANGEDSINCE 1 VANISHED)\r\n",
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s))

@@ -143,14 +143,25 @@ func (s *session) vanishedSince(v *view, modseq uint64, limit []imapwire.SeqRang
 
 // writeVanished writes "* VANISHED (EARLIER) set" when anything vanished.
 func (s *session) writeVanished(nums []uint32, ranges []imapwire.SeqRange) {
-	if len(nums) == 0 && len(ranges) == 0 {
-		return
+	if len(ranges) == 0 {
+		ranges = numsToRanges(nums)
 	}
-	set := imapwire.FormatNumSet(nums)
-	if len(ranges) > 0 {
-		set = imapwire.SeqSet{Ranges: ranges}.String()
+	s.writeVanishedRanges("* VANISHED (EARLIER) ", ranges)
+}
+
+// vanishedPerLine bounds the ranges of one VANISHED response, keeping
+// lines near the 8192 octets RFC 7162 §4 names as the line length
+// implementations should allow for.
+const vanishedPerLine = 500
+
+// writeVanishedRanges writes ranges after prefix, in as many responses
+// as it takes.
+func (s *session) writeVanishedRanges(prefix string, ranges []imapwire.SeqRange) {
+	for len(ranges) > 0 {
+		n := min(len(ranges), vanishedPerLine)
+		s.enc.Atom(prefix).Atom(imapwire.SeqSet{Ranges: ranges[:n]}.String()).CRLF()
+		ranges = ranges[n:]
 	}
-	s.enc.Atom("* VANISHED (EARLIER) ").Atom(set).CRLF()
 }
 
 // writeVanishedEarlier answers UID FETCH ... (CHANGEDSINCE n VANISHED).

@@ -9,13 +9,15 @@
 // CREATE-SPECIAL-USE, ESEARCH, SEARCHRES, CONDSTORE, QRESYNC, BINARY,
 // MULTIAPPEND, APPENDLIMIT, UTF8=ACCEPT, STATUS=SIZE, SAVEDATE, PREVIEW,
 // OBJECTID, SORT, SORT=DISPLAY, THREAD=ORDEREDSUBJECT, THREAD=REFERENCES,
-// WITHIN, QUOTA, COMPRESS=DEFLATE, UNAUTHENTICATE.
+// WITHIN, QUOTA, COMPRESS=DEFLATE, UNAUTHENTICATE, UIDONLY, NOTIFY,
+// INPROGRESS.
 //
 // Files: server.go (lifecycle), session.go (connection loop, buffers,
 // dispatch), commands.go (the command table and capabilities), errors.go
 // (the one error → response mapper), view.go (the selected mailbox and
 // unsolicited updates), one cmd_*.go per command group, fetch*.go,
-// search*.go, sort.go, thread.go and qresync.go.
+// search*.go, sort.go, thread.go, qresync.go, uidonly.go, notify.go,
+// progress.go (INPROGRESS) and inflate.go (the COMPRESS decoder).
 //
 // Lifecycle of a Server:
 //  1. New builds it from Options (nothing listens yet).
@@ -54,6 +56,12 @@ type Options struct {
 	IdleTimeout time.Duration
 	// Hostname names the server in the greeting.
 	Hostname string
+	// ProgressInterval is how often a long FETCH reports INPROGRESS
+	// (RFC 9585); default 2 s, negative never.
+	ProgressInterval time.Duration
+
+	// progressAlways reports progress after every message (tests).
+	progressAlways bool
 }
 
 const (
@@ -92,6 +100,9 @@ func New(opts Options) *Server {
 	}
 	if opts.IdleTimeout <= 0 {
 		opts.IdleTimeout = defaultIdleTimeout
+	}
+	if opts.ProgressInterval == 0 {
+		opts.ProgressInterval = 2 * time.Second
 	}
 	if opts.Hostname == "" {
 		opts.Hostname = "localhost"

@@ -124,6 +124,8 @@ type session struct {
 	releaseLogin func()
 	// deflate is the output compressor after COMPRESS DEFLATE.
 	deflate *deflateWriter
+	// notify is what NOTIFY SET asked for (RFC 5465), or nil.
+	notify *notifySpec
 }
 
 func newSession(srv *Server, conn net.Conn) *session {
@@ -442,7 +444,7 @@ func (s *session) finish(c *command, spec commandSpec, err error) error {
 	if err == nil {
 		s.badRun = 0
 	}
-	if s.state == stateSelected && !spec.noSync {
+	if (s.state == stateSelected || s.notify != nil) && !spec.noSync {
 		if serr := s.sync(!spec.noExpunge || c.uid); serr != nil {
 			s.log.Error("sync failed", "err", serr)
 		}

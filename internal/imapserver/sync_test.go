@@ -363,3 +363,123 @@ func idsEmpty(t *testing.T, c *tconn, mailbox string) (string, string, string) {
 }
 
 var _ = time.Second
+
+func TestUIDOnly(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	c := filled(t, ts, 4)
+	u := c.ok("CAPABILITY")
+	has(t, u, " UIDONLY")
+	u = c.ok("ENABLE UIDONLY")
+	has(t, u, "* ENABLED UIDONLY")
+	other := ts.login()
+	other.ok("SELECT INBOX")
+	for _, cmd := range []string{"FETCH 1 (FLAGS)", `STORE 1 +FLAGS (\Seen)`, "SEARCH ALL", "COPY 1 INBOX", "MOVE 1 INBOX", "SORT (DATE) UTF-8 ALL", "THREAD REFERENCES UTF-8 ALL", "UID SEARCH 1:2"} {
+		_, st := c.cmd(cmd)
+		if !strings.HasPrefix(st, "BAD [UIDREQUIRED]") {
+			t.Fatalf("%s: %q", cmd, st)
+		}
+	}
+	// A refused command with a literal leaves the connection in step.
+	c.send("x1 SEARCH SUBJECT {4+}\r\ntest\r\n")
+	if _, st := c.until("x1"); !strings.HasPrefix(st, "BAD [UIDREQUIRED]") {
+		t.Fatalf("literal search: %q", st)
+	}
+	u = c.ok("UID FETCH 2:3 (UID FLAGS)")
+	if len(u) != 2 || !strings.HasPrefix(u[0], "* 2 UIDFETCH (FLAGS (") || !strings.HasPrefix(u[1], "* 3 UIDFETCH (FLAGS (") || strings.Contains(u[0], "UID 2") {
+		t.Fatalf("uid fetch: %q", u)
+	}
+	u = c.ok(`UID STORE 3 +FLAGS (\Flagged)`)
+	has(t, u, `* 3 UIDFETCH (FLAGS (\Flagged`)
+	u = c.ok("UID SEARCH FLAGGED")
+	has(t, u, "* SEARCH 3")
+	// Another session's changes come as UIDFETCH and VANISHED.
+	other.ok(`UID STORE 1,4 +FLAGS.SILENT (\Deleted)`)
+	other.ok("EXPUNGE")
+	other.ok(`UID STORE 2 +FLAGS.SILENT (\Answered)`)
+	u = c.ok("NOOP")
+	has(t, u, "* VANISHED 1,4")
+	has(t, u, `* 2 UIDFETCH (FLAGS (\Answered`)
+	hasNot(t, u, "EXPUNGE")
+}
+
+// TestDelayedExpungeModSeqFloor: while an expunge waits (FETCH by sequence
+// number may not carry EXPUNGE), FETCH responses with MODSEQ are followed
+// by a HIGHESTMODSEQ below the expunge's, so a client that stores it does
+// not skip the expunge after a disconnect (RFC 7162 §3.2, RFC 5162
+// errata 1810). With QRESYNC every FETCH response carries the UID.
+func TestDelayedExpungeModSeqFloor(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	a := filled(t, ts, 3)
+	a.ok("ENABLE QRESYNC")
+	a.ok("SELECT INBOX")
+	_, before := mailboxState(t, a)
+	b := ts.login()
+	b.ok("SELECT INBOX")
+	b.ok(`STORE 1 +FLAGS.SILENT (\Deleted)`)
+	b.ok("EXPUNGE")
+	b.ok(`UID STORE 2 +FLAGS.SILENT (\Flagged)`)
+	u := a.ok("FETCH 3 (FLAGS)")
+	hasNot(t, u, "VANISHED")
+	has(t, u, `* 3 FETCH (UID 3 FLAGS (`) // its own answer, with the UID
+	has(t, u, `* 2 FETCH (FLAGS (\Flagged) UID 2 MODSEQ (`)
+	has(t, u, fmt.Sprintf("* OK [HIGHESTMODSEQ %d] ", before))
+	u = a.ok("NOOP")
+	has(t, u, "* VANISHED 1")
+}
+
+func TestInProgress(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, func(o *Options) { o.progressAlways = true })
+	c := filled(t, ts, 3)
+	u := c.ok("CAPABILITY")
+	has(t, u, " INPROGRESS")
+	u = c.ok("FETCH 1:* (UID)")
+	want := []string{"* 1 FETCH (UID 1)", `* OK [INPROGRESS ("t7" 1 3)] Working`, "* 2 FETCH (UID 2)", `* OK [INPROGRESS ("t7" 2 3)] Working`}
+	for i, w := range want {
+		if i >= len(u) || u[i] != w {
+			t.Fatalf("progress: %q", u)
+		}
+	}
+	// The default interval says nothing for a short FETCH.
+	plain := newTestServer(t)
+	c = filled(t, plain, 3)
+	u = c.ok("FETCH 1:* (UID)")
+	hasNot(t, u, "INPROGRESS")
+}
+
+func TestUIDOnlySelect(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	c := filled(t, ts, 2)
+	u := c.ok("SELECT INBOX")
+	has(t, u, "[UNSEEN 1]")
+	c.ok("ENABLE UIDONLY QRESYNC")
+	validity, modseq := mailboxState(t, c)
+	u = c.ok("SELECT INBOX")
+	hasNot(t, u, "UNSEEN")
+	_, st := c.cmd(fmt.Sprintf("SELECT INBOX (QRESYNC (%d %d 1:2 (1 1)))", validity, modseq))
+	if !strings.HasPrefix(st, "BAD [UIDREQUIRED]") {
+		t.Fatalf("seq-match under UIDONLY: %q", st)
+	}
+	c.ok(fmt.Sprintf("SELECT INBOX (QRESYNC (%d %d 1:2))", validity, modseq))
+}
+
+func TestExpungeHighestModSeq(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	c := filled(t, ts, 2)
+	c.ok(`STORE 1 +FLAGS.SILENT (\Deleted)`)
+	_, st := c.cmd("EXPUNGE")
+	if st != "OK EXPUNGE completed" {
+		t.Fatalf("plain expunge: %q", st)
+	}
+	c.ok("ENABLE CONDSTORE")
+	c.ok(`STORE 1 +FLAGS.SILENT (\Deleted)`)
+	u, st := c.cmd("EXPUNGE")
+	_, modseq := mailboxState(t, c)
+	if st != fmt.Sprintf("OK [HIGHESTMODSEQ %d] EXPUNGE completed", modseq) {
+		t.Fatalf("condstore expunge: %q %q", st, u)
+	}
+}

@@ -27,6 +27,10 @@ type view struct {
 	// expunged are UIDs gone from the store but still in the view because
 	// EXPUNGE responses were not allowed yet (RFC 9051 §7.5.1).
 	expunged map[store.UID]bool
+	// expungeFloor is a mod-sequence below that of every pending expunge
+	// (the view's syncModSeq when the first became pending); 0 when none
+	// is pending.
+	expungeFloor uint64
 	// recent are the messages that are \Recent for this session.
 	recent map[store.UID]bool
 	// searchRes is the saved search result (RFC 5182), as UIDs.
@@ -197,6 +201,11 @@ func (s *session) sync(allowExpunge bool) error {
 		return nil
 	}
 	events, overflowed := s.sub.Drain()
+	if s.notify != nil {
+		if err := s.notifyOthers(events, overflowed); err != nil {
+			return err
+		}
+	}
 	v := s.sel
 	if v == nil {
 		return nil
@@ -214,6 +223,7 @@ func (s *session) sync(allowExpunge bool) error {
 	var changedFlags []store.UID
 	var added []store.MessageRef
 	if relevant {
+		floor := v.syncModSeq
 		ch, err := s.srv.opts.Store.ChangesSince(s.ctx, s.account.ID, v.mbox.ID, v.syncModSeq)
 		if errors.Is(err, store.ErrNoMailbox) {
 			// Deleted under us: every message is gone.
@@ -247,6 +257,9 @@ func (s *session) sync(allowExpunge bool) error {
 			if v.index(u) >= 0 {
 				v.expunged[u] = true
 			}
+		}
+		if len(v.expunged) > 0 && v.expungeFloor == 0 {
+			v.expungeFloor = max(floor, 1)
 		}
 		if ch.HighestModSeq > v.syncModSeq {
 			v.syncModSeq = ch.HighestModSeq
@@ -285,13 +298,30 @@ func (s *session) sync(allowExpunge bool) error {
 		if !s.enabled.rev2 {
 			s.enc.Atom("* ").Number(uint32(len(v.recent))).Atom(" RECENT").CRLF()
 		}
+		if err := s.notifyNewMessages(v, added); err != nil {
+			return err
+		}
 	}
 	for _, u := range changedFlags {
 		if i := v.index(u); i >= 0 && !v.expunged[u] {
 			s.writeFlagsFetch(v, i, true)
 		}
 	}
+	if len(changedFlags) > 0 {
+		s.writeModSeqFloor(v)
+	}
 	return nil
+}
+
+// writeModSeqFloor follows FETCH responses carrying MODSEQ while expunges
+// wait to be told: RFC 7162 §3.2 (errata 1810 of RFC 5162) requires a
+// HIGHESTMODSEQ lower than the delayed expunges' mod-sequences, so a
+// client that loses the connection now does not skip them.
+func (s *session) writeModSeqFloor(v *view) {
+	if !s.enabled.condstore || len(v.expunged) == 0 || v.expungeFloor == 0 {
+		return
+	}
+	s.enc.Atom("* OK [HIGHESTMODSEQ ").Number64(v.expungeFloor).Atom("] Expunges pending").CRLF()
 }
 
 // fullChanges compares the whole mailbox with the view when tombstones
@@ -345,18 +375,23 @@ func (s *session) writeExpunges(v *view, extra []store.UID) {
 		for k, i := range idx {
 			gone[k] = uint32(v.uids[i])
 		}
-		s.enc.Atom("* VANISHED ").Atom(imapwire.FormatNumSet(gone)).CRLF()
+		s.writeVanishedRanges("* VANISHED ", numsToRanges(gone))
 	} else {
 		for k := len(idx) - 1; k >= 0; k-- {
 			s.enc.Atom("* ").Number(uint32(idx[k] + 1)).Atom(" EXPUNGE").CRLF()
 		}
 	}
 	v.remove(idx)
+	if len(v.expunged) == 0 {
+		v.expungeFloor = 0
+	}
 }
 
 // writeFlagsFetch sends "* n FETCH (FLAGS (...) UID u [MODSEQ (m)])", or
-// "* u UIDFETCH (FLAGS (...) [MODSEQ (m)])" under UIDONLY.
+// "* u UIDFETCH (FLAGS (...) [MODSEQ (m)])" under UIDONLY. Once QRESYNC
+// is on, every FETCH response carries the UID (RFC 7162 §3.2).
 func (s *session) writeFlagsFetch(v *view, i int, withUID bool) {
+	withUID = withUID || s.enabled.qresync
 	if s.fetchHead(v, i) {
 		withUID = false
 	}

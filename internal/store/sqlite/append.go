@@ -32,19 +32,20 @@ func (db *DB) appendBatch(ctx context.Context, reqs []store.AppendRequest, uids 
 		}
 	}
 	err := db.writeBlobs(ctx, blobs, func(w *wtx) error {
+		st := &appendState{}
 		for i := range reqs {
 			var uid store.UID
 			if uids != nil {
 				uid = uids[i]
 			}
-			res, err := db.appendOne(w, &reqs[i], uid)
+			res, err := db.appendOne(w, st, &reqs[i], uid)
 			if err != nil && !isRequestError(err) {
 				return err
 			}
 			res.Err = err
 			results[i] = res
 		}
-		return nil
+		return st.flush(w)
 	})
 	if err != nil {
 		return nil, err
@@ -82,21 +83,17 @@ func (w *wtx) addUsage(account store.AccountID, n, size int64) error {
 
 // appendOne adds one message in the writer. uid > 0 asks for that UID
 // (AppendWithUIDs); it must be at least UIDNEXT, else ErrUIDTooLow.
-func (db *DB) appendOne(w *wtx, req *store.AppendRequest, uid store.UID) (store.AppendResult, error) {
+func (db *DB) appendOne(w *wtx, st *appendState, req *store.AppendRequest, uid store.UID) (store.AppendResult, error) {
 	var res store.AppendResult
 	if req.Message == nil {
 		return res, store.ErrNoMessage
 	}
-	var uidNext store.UID
-	var hms uint64
-	err := w.queryRow("SELECT uidvalidity, uidnext, highestmodseq FROM mailboxes WHERE account_id = ? AND id = ?",
-		req.Account, req.Mailbox).Scan(&res.UIDValidity, &uidNext, &hms)
-	if errors.Is(err, sql.ErrNoRows) {
-		return res, store.ErrNoMailbox
-	}
+	mb, err := st.mailbox(w, req.Account, req.Mailbox)
 	if err != nil {
-		return res, dbErr("append", err)
+		return res, err
 	}
+	res.UIDValidity = mb.uidValidity
+	uidNext := mb.uidNext
 	if uid > 0 {
 		if uid < uidNext || uid >= maxUID {
 			return res, ErrUIDTooLow
@@ -104,10 +101,12 @@ func (db *DB) appendOne(w *wtx, req *store.AppendRequest, uid store.UID) (store.
 		uidNext = uid
 	}
 	size := req.Message.Size
-	if !req.IgnoreQuota {
-		if err := w.checkQuota(req.Account, 1, size); err != nil {
-			return res, err
-		}
+	acct, err := st.account(w, req.Account)
+	if err != nil {
+		return res, err
+	}
+	if !req.IgnoreQuota && acct.over(1, size) {
+		return res, store.ErrOverQuota
 	}
 	p := req.Message.Parsed
 	if p == nil {
@@ -132,7 +131,7 @@ func (db *DB) appendOne(w *wtx, req *store.AppendRequest, uid store.UID) (store.
 	if !p.Headers.Date.IsZero() {
 		hdrDate = p.Headers.Date.UnixNano()
 	}
-	res.UID, res.ModSeq = uidNext, hms+1
+	res.UID, res.ModSeq = uidNext, mb.hms+1
 	_, err = w.exec(`INSERT INTO messages(account_id, mailbox_id, uid, modseq, flags, seen, deleted,
 			internaldate, internaldate_tz, savedate, size, blob_id, emailid, threadid,
 			envelope, body, bodystructure, structure, headers, preview,
@@ -146,15 +145,107 @@ func (db *DB) appendOne(w *wtx, req *store.AppendRequest, uid store.UID) (store.
 	if err != nil {
 		return res, dbErr("append", err)
 	}
-	if _, err := w.exec("UPDATE mailboxes SET uidnext = ?, highestmodseq = ? WHERE account_id = ? AND id = ?",
-		res.UID+1, res.ModSeq, req.Account, req.Mailbox); err != nil {
-		return res, dbErr("append", err)
-	}
-	if err := w.addUsage(req.Account, 1, size); err != nil {
-		return res, err
-	}
+	mb.uidNext, mb.hms, mb.dirty = res.UID+1, res.ModSeq, true
+	acct.addN++
+	acct.addB += size
 	w.publish(store.Event{Account: req.Account, Mailbox: req.Mailbox, Kind: store.EventAppend, UID: res.UID, ModSeq: res.ModSeq})
 	return res, nil
+}
+
+// appendState caches, for one Append job, the mailbox counters and the
+// account usage its requests change, so that a job of many requests (an
+// import batch) reads and writes each mailbox and account row once
+// instead of once per message. Used by the writer goroutine only.
+type appendState struct {
+	mailboxes map[mailboxKey]*appendMailbox
+	accounts  map[store.AccountID]*appendAccount
+}
+
+type mailboxKey struct {
+	account store.AccountID
+	mailbox store.MailboxID
+}
+
+type appendMailbox struct {
+	uidValidity uint32
+	uidNext     store.UID
+	hms         uint64
+	dirty       bool
+}
+
+type appendAccount struct {
+	quotaBytes, quotaMessages int64
+	usedBytes, usedMessages   int64
+	addB, addN                int64 // added by this job so far
+}
+
+// over reports whether n more messages of size octets pass the quota.
+func (a *appendAccount) over(n, size int64) bool {
+	return a.quotaBytes > 0 && a.usedBytes+a.addB+size > a.quotaBytes ||
+		a.quotaMessages > 0 && a.usedMessages+a.addN+n > a.quotaMessages
+}
+
+func (st *appendState) mailbox(w *wtx, account store.AccountID, mailbox store.MailboxID) (*appendMailbox, error) {
+	k := mailboxKey{account, mailbox}
+	if mb, ok := st.mailboxes[k]; ok {
+		return mb, nil
+	}
+	mb := &appendMailbox{}
+	err := w.queryRow("SELECT uidvalidity, uidnext, highestmodseq FROM mailboxes WHERE account_id = ? AND id = ?",
+		account, mailbox).Scan(&mb.uidValidity, &mb.uidNext, &mb.hms)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNoMailbox
+	}
+	if err != nil {
+		return nil, dbErr("append", err)
+	}
+	if st.mailboxes == nil {
+		st.mailboxes = make(map[mailboxKey]*appendMailbox)
+	}
+	st.mailboxes[k] = mb
+	return mb, nil
+}
+
+func (st *appendState) account(w *wtx, account store.AccountID) (*appendAccount, error) {
+	if a, ok := st.accounts[account]; ok {
+		return a, nil
+	}
+	a := &appendAccount{}
+	err := w.queryRow("SELECT quota_bytes, quota_messages, used_bytes, used_messages FROM accounts WHERE id = ?", account).
+		Scan(&a.quotaBytes, &a.quotaMessages, &a.usedBytes, &a.usedMessages)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNoAccount
+	}
+	if err != nil {
+		return nil, dbErr("quota", err)
+	}
+	if st.accounts == nil {
+		st.accounts = make(map[store.AccountID]*appendAccount)
+	}
+	st.accounts[account] = a
+	return a, nil
+}
+
+// flush writes the cached counters back; the job fails if it cannot.
+func (st *appendState) flush(w *wtx) error {
+	for k, mb := range st.mailboxes {
+		if !mb.dirty {
+			continue
+		}
+		if _, err := w.exec("UPDATE mailboxes SET uidnext = ?, highestmodseq = ? WHERE account_id = ? AND id = ?",
+			mb.uidNext, mb.hms, k.account, k.mailbox); err != nil {
+			return dbErr("append", err)
+		}
+	}
+	for id, a := range st.accounts {
+		if a.addN == 0 {
+			continue
+		}
+		if err := w.addUsage(id, a.addN, a.addB); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // maxThreadRefs bounds how many Message-IDs of one message take part in

@@ -8,9 +8,14 @@
 //     text indexer.
 //  2. Every write goes to the writer goroutine, which gathers what is
 //     waiting into one transaction and commits once with synchronous=FULL
-//     (group commit), then publishes the changes on the hub.
+//     (group commit), then publishes the changes on the hub. Message bodies
+//     are staged without fsync; the blobs an Append references are synced
+//     (all of a batch in parallel, from the moment the Append is queued)
+//     before the commit that references them.
 //  3. Reads use a pool of read-only connections and never wait for writes.
-//  4. The indexer adds new bodies' decoded text to the FTS5 index.
+//  4. The indexer adds new bodies' decoded text to the FTS5 index, in the
+//     pauses between deliveries, through small low-priority write jobs that
+//     never share a transaction with deliveries.
 //  5. The poller notices commits by other processes on the same data
 //     directory (PRAGMA data_version) and publishes their changes too.
 //  6. Close stops the goroutines and closes the connections.
@@ -117,6 +122,11 @@ type DB struct {
 	rdb    *sql.DB // read-only pool
 
 	jobs chan *writeJob
+	// idleJobs are background write jobs (writeIdle).
+	idleJobs chan *writeJob
+	// lastAppend is when (Unix ns) a commit last added messages; the
+	// indexer waits for a pause in deliveries.
+	lastAppend atomic.Int64
 	// indexKick wakes the text indexer (capacity 1, never blocks).
 	indexKick chan struct{}
 	ctx       context.Context
@@ -150,6 +160,7 @@ func Open(ctx context.Context, dataDir string, opts Options) (*DB, error) {
 		blobs:     blobs,
 		hub:       store.NewHub(),
 		jobs:      make(chan *writeJob),
+		idleJobs:  make(chan *writeJob),
 		indexKick: make(chan struct{}, 1),
 	}
 	var rnd [8]byte

@@ -22,12 +22,19 @@ import (
 // second indexing of a blob a no-op.
 
 // indexBatch is how many message rows one indexing round looks at;
-// indexDelay is how long the indexer waits after being kicked.
-// indexMaxText bounds the decoded text one round holds in memory.
+// indexDelay is how long the indexer waits after being kicked, and how
+// long deliveries must have paused before it starts; indexMaxDefer bounds
+// that wait under steady delivery. indexMaxText bounds the decoded text
+// one round holds in memory. One write job inserts at most indexChunkDocs
+// documents or indexChunkText octets of text, so a delivery that arrives
+// while the writer indexes waits for little.
 const (
-	indexBatch   = 256
-	indexDelay   = 500 * time.Millisecond
-	indexMaxText = 16 << 20
+	indexBatch     = 256
+	indexDelay     = 500 * time.Millisecond
+	indexMaxDefer  = 10 * time.Second
+	indexMaxText   = 16 << 20
+	indexChunkDocs = 32
+	indexChunkText = 1 << 20
 )
 
 // indexer runs indexing rounds when kicked (after commits that added
@@ -41,14 +48,16 @@ func (db *DB) indexer() {
 		case <-db.ctx.Done():
 			return
 		case <-db.indexKick:
-			// Let deliveries accumulate: fewer, larger index commits
-			// compete less with delivery commits.
-			select {
-			case <-db.ctx.Done():
+			// Index in the pauses between deliveries (they come first;
+			// SearchText scans what is not indexed yet), but never defer
+			// for more than indexMaxDefer.
+			if !db.waitDeliveryPause() {
 				return
-			case <-time.After(indexDelay):
 			}
 		case <-t.C:
+			if time.Since(time.Unix(0, db.lastAppend.Load())) < indexDelay && !db.waitDeliveryPause() {
+				return
+			}
 		}
 		for {
 			n, err := db.indexRound(db.ctx)
@@ -61,6 +70,23 @@ func (db *DB) indexer() {
 			if n < indexBatch {
 				break
 			}
+		}
+	}
+}
+
+// waitDeliveryPause waits until no append has committed for indexDelay,
+// at most indexMaxDefer; false when the DB is closing.
+func (db *DB) waitDeliveryPause() bool {
+	deadline := time.Now().Add(indexMaxDefer)
+	for {
+		select {
+		case <-db.ctx.Done():
+			return false
+		case <-time.After(indexDelay):
+		}
+		last := time.Unix(0, db.lastAppend.Load())
+		if time.Since(last) >= indexDelay || time.Now().After(deadline) {
+			return true
 		}
 	}
 }
@@ -137,25 +163,47 @@ func (db *DB) indexRound(ctx context.Context) (int, error) {
 	if total >= indexMaxText {
 		n = indexBatch // cut short: tell the caller there is more
 	}
-	err = db.write(ctx, func(w *wtx) error {
-		for _, d := range docs {
-			res, err := w.exec("INSERT OR IGNORE INTO blob_text(blob_id) VALUES (?)", d.blobID)
-			if err != nil {
-				return err
-			}
-			if k, _ := res.RowsAffected(); k == 0 {
-				continue // indexed meanwhile (another process)
-			}
-			rowid, _ := res.LastInsertId()
-			if _, err := w.exec("INSERT INTO text_fts(rowid, header, body) VALUES (?, ?, ?)", rowid, d.header, d.body); err != nil {
-				return err
-			}
+	// Write in small low-priority jobs (see indexChunkDocs); the progress
+	// mark moves with the last one. Should a later chunk fail, the next
+	// round redoes the earlier ones as no-ops (blob_text's unique key).
+	for {
+		k, text := 0, 0
+		for k < len(docs) && k < indexChunkDocs && (k == 0 || text < indexChunkText) {
+			text += len(docs[k].header) + len(docs[k].body)
+			k++
 		}
-		_, err := w.exec(`INSERT INTO meta(key, value) VALUES ('fts_upto', ?)
-			ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)`, last)
-		return err
-	})
-	return n, err
+		chunk, final := docs[:k], k == len(docs)
+		err := db.writeIdle(ctx, func(w *wtx) error {
+			if err := w.indexDocs(chunk); err != nil || !final {
+				return err
+			}
+			_, err := w.exec(`INSERT INTO meta(key, value) VALUES ('fts_upto', ?)
+				ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)`, last)
+			return err
+		})
+		if err != nil || final {
+			return n, err
+		}
+		docs = docs[k:]
+	}
+}
+
+// indexDocs adds documents to the text index (writer side).
+func (w *wtx) indexDocs(docs []indexDoc) error {
+	for _, d := range docs {
+		res, err := w.exec("INSERT OR IGNORE INTO blob_text(blob_id) VALUES (?)", d.blobID)
+		if err != nil {
+			return err
+		}
+		if k, _ := res.RowsAffected(); k == 0 {
+			continue // indexed meanwhile (another process)
+		}
+		rowid, _ := res.LastInsertId()
+		if _, err := w.exec("INSERT INTO text_fts(rowid, header, body) VALUES (?, ?, ?)", rowid, d.header, d.body); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // extractText decodes one blob's searchable text. A blob that cannot be

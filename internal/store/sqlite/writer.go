@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/postern/postern/internal/store"
@@ -123,8 +124,26 @@ func (db *DB) write(ctx context.Context, fn func(w *wtx) error) error {
 	return db.writeBlobs(ctx, nil, fn)
 }
 
+// writeIdle is write for background work (the text indexer): the writer
+// takes such a job only when no other job is waiting, and runs it in a
+// transaction of its own, so deliveries never share a commit with it.
+func (db *DB) writeIdle(ctx context.Context, fn func(w *wtx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	j := &writeJob{fn: fn, done: make(chan error, 1)}
+	select {
+	case db.idleJobs <- j:
+	case <-db.ctx.Done():
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return <-j.done
+}
+
 // writeBlobs is write for a job whose rows reference blobs (Append). The
-// blobs (staged, pending) are synced from the moment the job is queued,
+// blobs (staged, not yet synced) are synced from the moment the job is queued,
 // in parallel with the writer's work on earlier batches and with the
 // blobs of other jobs, and the batch commits only after they are durable:
 // nothing is acknowledged before both the bytes and the rows are on disk
@@ -162,14 +181,23 @@ func (db *DB) writer() {
 	batch := make([]*writeJob, 0, db.opts.MaxBatch)
 	for {
 		batch = batch[:0]
+		// Jobs of callers come before background jobs.
 		select {
 		case j := <-db.jobs:
 			batch = append(batch, j)
-		case <-maint.C:
-			db.maintain()
-			continue
-		case <-db.ctx.Done():
-			return
+		default:
+			select {
+			case j := <-db.jobs:
+				batch = append(batch, j)
+			case j := <-db.idleJobs:
+				db.runBatch([]*writeJob{j})
+				continue
+			case <-maint.C:
+				db.maintain()
+				continue
+			case <-db.ctx.Done():
+				return
+			}
 		}
 	gather:
 		for len(batch) < db.opts.MaxBatch {
@@ -267,6 +295,7 @@ func (db *DB) runBatch(batch []*writeJob) {
 	db.hub.Publish(all...)
 	for _, ev := range all {
 		if ev.Kind == store.EventAppend {
+			db.lastAppend.Store(time.Now().UnixNano())
 			db.kickIndexer()
 			break
 		}
@@ -290,17 +319,39 @@ func (db *DB) runJob(w *wtx, j *writeJob) (err error) {
 
 // logChanges writes events to the changelog so that other processes on the
 // same data directory can publish them on their hubs.
+// Several events share one INSERT, up to changelogRows rows.
 func (db *DB) logChanges(w *wtx, events []store.Event) error {
 	at := w.now.UnixNano()
-	for _, ev := range events {
-		_, err := w.exec(`INSERT INTO changelog(origin, at, account_id, mailbox_id, kind, uid, modseq, name, old_name)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			db.origin, at, ev.Account, ev.Mailbox, ev.Kind, ev.UID, ev.ModSeq, ev.Name, ev.OldName)
-		if err != nil {
+	for len(events) > 0 {
+		n := min(len(events), changelogRows)
+		args := make([]any, 0, 9*n)
+		for _, ev := range events[:n] {
+			args = append(args, db.origin, at, ev.Account, ev.Mailbox, ev.Kind, ev.UID, ev.ModSeq, ev.Name, ev.OldName)
+		}
+		if _, err := w.exec(changelogInsert(n), args...); err != nil {
 			return fmt.Errorf("changelog: %w", err)
 		}
+		events = events[n:]
 	}
 	return nil
+}
+
+// changelogRows bounds the rows of one changelog INSERT (9 parameters
+// each; SQLite allows 32766).
+const changelogRows = 64
+
+// changelogInsert is the INSERT statement for n changelog rows. The writer
+// prepares each distinct statement once (wstmt caches by text).
+func changelogInsert(n int) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO changelog(origin, at, account_id, mailbox_id, kind, uid, modseq, name, old_name) VALUES ")
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+	}
+	return b.String()
 }
 
 // changelogKeep is how long changelog rows stay for other processes.
