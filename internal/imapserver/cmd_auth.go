@@ -41,7 +41,7 @@ func cmdStartTLS(s *session, c *command) error {
 	s.rawConn.SetDeadline(time.Time{})
 	cs := tc.ConnectionState()
 	s.info.TLS = &cs
-	s.info.ServerCertificate = serverCertificate(s.srv.opts.TLSConfig, &cs)
+	s.info.ServerCertificate = auth.ServerCertificate(s.srv.opts.TLSConfig, &cs)
 	s.conn = tc
 	s.src.r = tc
 	s.out.w = tc

@@ -220,7 +220,7 @@ func (s *session) run() {
 		s.rawConn.SetDeadline(time.Time{})
 		cs := tc.ConnectionState()
 		s.info.TLS = &cs
-		s.info.ServerCertificate = serverCertificate(s.srv.opts.TLSConfig, &cs)
+		s.info.ServerCertificate = auth.ServerCertificate(s.srv.opts.TLSConfig, &cs)
 	}
 	s.acquireBuffers()
 	s.enc.Atom("* OK [CAPABILITY ").Atom(strings.Join(s.capabilities(), " ")).Atom("] ").

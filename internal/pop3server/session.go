@@ -130,7 +130,7 @@ func (s *session) interrupt() {
 func (s *session) connInfo() auth.ConnInfo {
 	c := s.netConn()
 	return auth.ConnInfo{Remote: c.RemoteAddr(), Local: c.LocalAddr(), TLS: s.tls,
-		ServerCertificate: serverCertificate(s.srv.opts.TLSConfig, s.tls)}
+		ServerCertificate: auth.ServerCertificate(s.srv.opts.TLSConfig, s.tls)}
 }
 
 // run is the session's goroutine: greeting, command loop, cleanup.

@@ -1,15 +1,15 @@
-package imapserver
+package auth
 
 import "crypto/tls"
 
-// serverCertificate returns the DER leaf certificate cfg presents to a
-// client that sent cs.ServerName (SNI), for auth.ConnInfo.ServerCertificate
+// ServerCertificate returns the DER leaf certificate cfg presents to a
+// client that sent cs.ServerName (SNI), for ConnInfo.ServerCertificate
 // and so the tls-server-end-point channel binding of SCRAM-*-PLUS (RFC 5929
 // §4). crypto/tls does not tell a server which certificate it sent, so the
 // choice is made again; a certificate reload between the handshake and this
 // call makes that binding fail for the connection (tls-exporter still
 // works). nil when no certificate can be found.
-func serverCertificate(cfg *tls.Config, cs *tls.ConnectionState) []byte {
+func ServerCertificate(cfg *tls.Config, cs *tls.ConnectionState) []byte {
 	if cfg == nil || cs == nil {
 		return nil
 	}
