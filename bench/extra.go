@@ -21,13 +21,17 @@ func extraWorkloads(full bool) []workload {
 	}
 	ws, load10k := fetchWorkloads("fetch10k", 10000)
 	if full {
-		more, _ := fetchWorkloads("fetch100k", 100000)
+		more, load100k := fetchWorkloads("fetch100k", 100000)
 		ws = append(ws, more...)
+		ws = append(ws, qresyncWorkloads("fetch100k", 100000, load100k)...)
 	}
 	ws = append(ws,
 		appendWorkload(nAppend4k, 4<<10),
 		appendWorkload(nAppend1m, 1<<20),
 		storeWorkload("fetch10k", 10000, load10k),
+	)
+	ws = append(ws, qresyncWorkloads("fetch10k", 10000, load10k)...)
+	ws = append(ws,
 		popWorkload(nPop, 4<<10),
 		mixedWorkload(8, mixedOps),
 		idleWorkload(idleConns),
