@@ -111,8 +111,9 @@ type Status struct {
 	Size     int64 // sum of RFC822.SIZE (STATUS=SIZE, RFC 8438)
 }
 
-// Staged is a message body written durably to blob storage and parsed, not
-// yet in any mailbox. It may be appended to many mailboxes (LMTP with several
+// Staged is a message body written to blob storage and parsed, not yet in
+// any mailbox. Its bytes become durable with the Append that references
+// them: the blob file and its directory are fsynced before that commit. It may be appended to many mailboxes (LMTP with several
 // recipients, COPY) without storing the bytes again.
 type Staged struct {
 	BlobID string // hex SHA-256 of the stored bytes
@@ -251,8 +252,8 @@ type Store interface {
 	// UIDNEXT, atomically: exactly one session sees a message as \Recent.
 	ClaimRecent(ctx context.Context, account AccountID, mailbox MailboxID) (UID, error)
 
-	// Stage writes a message durably to blob storage (bare LF becomes
-	// CRLF) and parses it. It reads r to EOF; past maxSize octets it stops
+	// Stage writes a message to blob storage (bare LF becomes CRLF) and
+	// parses it; Append makes the bytes durable together with the row. It reads r to EOF; past maxSize octets it stops
 	// reading and returns ErrTooLarge, keeping nothing.
 	Stage(ctx context.Context, r io.Reader, maxSize int64) (*Staged, error)
 	// Append adds staged messages to mailboxes in one durable commit; calls
