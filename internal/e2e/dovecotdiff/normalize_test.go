@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // node is one parsed element of a response line: an atom, a string (quoted
@@ -367,8 +368,18 @@ func statusFix(k string, v node) node {
 func fetchFix(k string, v node) node {
 	switch k {
 	case "INTERNALDATE":
-		// Deliveries to the two servers happen at different instants.
-		return atomNode("<internaldate>")
+		// Deliveries to the two servers happen at different instants:
+		// a date within a day of now becomes "<recent>"; a date APPEND
+		// set explicitly is compared as an instant.
+		if v.str != nil {
+			if d, err := time.Parse("_2-Jan-2006 15:04:05 -0700", *v.str); err == nil {
+				if time.Since(d).Abs() < 24*time.Hour {
+					return atomNode("<recent>")
+				}
+				return atomNode(d.UTC().Format(time.RFC3339))
+			}
+		}
+		return atomNode("<unparsable:" + v.String() + ">")
 	case "MODSEQ":
 		return atomNode("(<modseq>)")
 	case "FLAGS":

@@ -89,7 +89,14 @@ var transcripts = []transcript{
 	{"store-bad-flags", []string{"SELECT INBOX", "STORE 1 +FLAGS (\\Recent)", "STORE 1 +FLAGS (\\Bogus)", "STORE 99 +FLAGS (\\Seen)", "UID STORE 99 +FLAGS (\\Seen)"}},
 	{"list-patterns", []string{`LIST "" "INBOX*"`, `LIST "" "*/%"`, `LIST "" "inbox"`, `LIST "Archive" "*"`, `LIST "" "%" RETURN (CHILDREN)`}},
 	{"copy-self", []string{"SELECT Drafts", "COPY 1 Drafts", "FETCH 1:* (UID FLAGS)"}},
+	{"append-dated", []string{"APPEND Drafts (\\Seen $Label) \"01-Feb-2024 10:00:00 +0100\" {47}\r\nFrom: me@example.com\r\nSubject: dated\r\n\r\nBody.\r\n", "EXAMINE Drafts", "FETCH 1:* (FLAGS INTERNALDATE RFC822.SIZE)", "SEARCH BEFORE 2-Feb-2024", "SEARCH ON 1-Feb-2024", "SEARCH KEYWORD $Label"}},
+	{"status-size", []string{"STATUS INBOX (SIZE MESSAGES UNSEEN)", "STATUS Drafts (SIZE)"}},
+	{"fetch-star-ranges", []string{"EXAMINE INBOX", "UID FETCH *:5 (UID)", "FETCH *:7 (UID)", "FETCH * (UID)", "UID FETCH 0:2 (UID)"}},
+	{"search-encoded-from", []string{"EXAMINE INBOX", `SEARCH CHARSET UTF-8 FROM "Jürgen"`, `SEARCH FROM "juergen@"`, "SORT (SUBJECT) UTF-8 SUBJECT re", "UID SEARCH RETURN (COUNT) UNDRAFT"}},
+	{"fetch-changedsince-without-condstore", []string{"SELECT INBOX", "FETCH 1:* (UID) (CHANGEDSINCE 1 VANISHED)", "UID FETCH 1:* (UID) (CHANGEDSINCE 1 VANISHED)", "FETCH 1:2 (UID) (CHANGEDSINCE 1)", "STATUS INBOX (HIGHESTMODSEQ)"}},
 	{"bad-commands", []string{"FROBNICATE", "FETCH", "SELECT", "LOGIN a", "STATUS INBOX (BOGUS)", "FETCH 1 (FLAGS"}},
 	{"examine-readonly-store", []string{"EXAMINE INBOX", "STORE 1 +FLAGS (\\Deleted)", "EXPUNGE"}},
 	{"id", []string{`ID ("name" "diff")`}},
+	// Last: RENAME INBOX moves INBOX's messages into a new mailbox.
+	{"rename-inbox", []string{"RENAME INBOX Old", "STATUS INBOX (MESSAGES UIDNEXT)", "STATUS Old (MESSAGES UIDNEXT)", `LIST "" "Old"`}},
 }

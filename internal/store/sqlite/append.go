@@ -126,7 +126,7 @@ func (db *DB) appendOne(w *wtx, st *appendState, req *store.AppendRequest, uid s
 	if p.Root != nil {
 		structure, _ = json.Marshal(p.Root)
 	}
-	headers, _ := json.Marshal(&p.Headers)
+	headers := encodeHeaders(&p.Headers)
 	var hdrDate int64
 	if !p.Headers.Date.IsZero() {
 		hdrDate = p.Headers.Date.UnixNano()

@@ -215,7 +215,7 @@ func (db *DB) extractText(blobID string, structure, headers []byte) (indexDoc, b
 		return indexDoc{}, false
 	}
 	if len(headers) > 0 {
-		json.Unmarshal(headers, &h)
+		decodeHeaders(headers, &h, nil)
 	}
 	f, err := db.blobs.Open(blobID)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,7 +15,9 @@ import (
 )
 
 // MessageRefs lists a mailbox's messages in UID order in one query over a
-// covering index.
+// covering index (messages_refs; EXPLAIN QUERY PLAN shows "USING COVERING
+// INDEX"). Flag lists are interned: refs with the same flags share one
+// slice, capped so that an append by the caller copies.
 func (db *DB) MessageRefs(ctx context.Context, account store.AccountID, mailbox store.MailboxID) ([]store.MessageRef, error) {
 	var n int
 	if err := db.rdb.QueryRowContext(ctx, "SELECT count(*) FROM mailboxes WHERE account_id = ? AND id = ?", account, mailbox).Scan(&n); err != nil {
@@ -23,24 +26,69 @@ func (db *DB) MessageRefs(ctx context.Context, account store.AccountID, mailbox 
 	if n == 0 {
 		return nil, store.ErrNoMailbox
 	}
-	rows, err := db.rdb.QueryContext(ctx, `SELECT uid, modseq, flags FROM messages INDEXED BY messages_refs
-		WHERE account_id = ? AND mailbox_id = ? ORDER BY uid`, account, mailbox)
+	rows, err := db.rdb.QueryContext(ctx, refsQuery, account, mailbox)
 	if err != nil {
 		return nil, dbErr("refs", err)
 	}
 	defer rows.Close()
 	out := make([]store.MessageRef, 0, 64)
-	var flags string
+	// Scanning into int64 takes database/sql's fast path; a store.UID
+	// or uint64 destination goes through reflection and a string round
+	// trip per value.
+	var (
+		uid, modseq int64
+		flags       sql.RawBytes
+		intern      flagInterner
+	)
 	for rows.Next() {
-		var r store.MessageRef
-		if err := rows.Scan(&r.UID, &r.ModSeq, &flags); err != nil {
+		if err := rows.Scan(&uid, &modseq, &flags); err != nil {
 			return nil, dbErr("refs", err)
 		}
-		r.Flags = splitFlags(flags)
-		out = append(out, r)
+		out = append(out, store.MessageRef{UID: store.UID(uid), ModSeq: uint64(modseq), Flags: intern.flags(flags)})
 	}
 	return out, dbErr("refs", rows.Err())
 }
+
+const refsQuery = `SELECT uid, modseq, flags FROM messages INDEXED BY messages_refs
+		WHERE account_id = ? AND mailbox_id = ? ORDER BY uid`
+
+// flagInterner turns stored flag strings into flag lists, sharing one
+// list per distinct string within one read (a mailbox has few distinct
+// flag combinations). Lists are capped (len == cap) so an append by a
+// caller never writes into a shared array; callers must not assign to
+// elements. Not safe for concurrent use.
+type flagInterner struct {
+	lastRaw string
+	last    []string
+	m       map[string][]string
+}
+
+func (fi *flagInterner) flags(raw []byte) []string {
+	if len(raw) == 0 {
+		return []string{}
+	}
+	if fi.last != nil && string(raw) == fi.lastRaw {
+		return fi.last
+	}
+	f, ok := fi.m[string(raw)]
+	if !ok {
+		if len(fi.m) >= maxInternedFlagSets {
+			return splitFlags(string(raw))
+		}
+		if fi.m == nil {
+			fi.m = make(map[string][]string)
+		}
+		key := string(raw)
+		f = slices.Clip(splitFlags(key))
+		fi.m[key] = f
+	}
+	fi.last, fi.lastRaw = f, string(raw)
+	return f
+}
+
+// maxInternedFlagSets bounds an interner's map (a mailbox where every
+// message has its own keywords gains nothing from it).
+const maxInternedFlagSets = 1024
 
 // Fetch loads the requested rows chunk by chunk (one query per chunk of up
 // to uidChunk UIDs) and calls fn for each message after the chunk's rows
@@ -64,9 +112,10 @@ func (db *DB) Fetch(ctx context.Context, account store.AccountID, mailbox store.
 		cols += ", preview"
 	}
 	base := "SELECT " + cols + " FROM messages WHERE account_id = ? AND mailbox_id = ? AND "
+	var rs fetchState
 	for _, span := range uidSpans(uids) {
 		where, args := span.where()
-		msgs, err := db.fetchSpan(ctx, base+where+" ORDER BY uid", append([]any{account, mailbox}, args...), span, opts)
+		msgs, err := db.fetchSpan(ctx, base+where+" ORDER BY uid", append([]any{account, mailbox}, args...), span, opts, &rs)
 		if err != nil {
 			return err
 		}
@@ -79,7 +128,14 @@ func (db *DB) Fetch(ctx context.Context, account store.AccountID, mailbox store.
 	return nil
 }
 
-func (db *DB) fetchSpan(ctx context.Context, query string, args []any, span uidSpan, opts store.FetchOptions) ([]*store.Message, error) {
+// fetchState is what one Fetch shares across its chunks: interned flag
+// lists and time zones.
+type fetchState struct {
+	flags flagInterner
+	zones zoneCache
+}
+
+func (db *DB) fetchSpan(ctx context.Context, query string, args []any, span uidSpan, opts store.FetchOptions, rs *fetchState) ([]*store.Message, error) {
 	rows, err := db.rdb.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, dbErr("fetch", err)
@@ -88,19 +144,19 @@ func (db *DB) fetchSpan(ctx context.Context, query string, args []any, span uidS
 	filter := uidFilter{want: span.want}
 	msgs := make([]*store.Message, 0, len(span.want))
 	var (
-		flags              string
-		idate, tz, sdate   int64
-		structure, headers []byte
-		dest               = make([]any, 0, 16)
+		flags, structure, headers     sql.RawBytes
+		envelope, body, bodystructure sql.RawBytes
+		uid, modseq, idate, tz, sdate int64
+		dest                          = make([]any, 0, 16)
 	)
 	for rows.Next() {
 		m := new(store.Message)
-		dest = append(dest[:0], &m.UID, &m.ModSeq, &flags, &idate, &tz, &sdate, &m.Size, &m.BlobID, &m.EmailID, &m.ThreadID)
+		dest = append(dest[:0], &uid, &modseq, &flags, &idate, &tz, &sdate, &m.Size, &m.BlobID, &m.EmailID, &m.ThreadID)
 		if opts.Envelope {
-			dest = append(dest, &m.EnvelopeIMAP)
+			dest = append(dest, &envelope)
 		}
 		if opts.BodyStructure {
-			dest = append(dest, &m.BodyIMAP, &m.BodyStructureIMAP)
+			dest = append(dest, &body, &bodystructure)
 		}
 		if opts.Structure {
 			dest = append(dest, &structure)
@@ -114,11 +170,18 @@ func (db *DB) fetchSpan(ctx context.Context, query string, args []any, span uidS
 		if err := rows.Scan(dest...); err != nil {
 			return nil, dbErr("fetch", err)
 		}
+		m.UID, m.ModSeq = store.UID(uid), uint64(modseq)
 		if span.dense && !filter.ok(m.UID) {
 			continue
 		}
-		m.Flags = splitFlags(flags)
-		m.InternalDate = time.Unix(0, idate).In(zone(tz))
+		// Scan into RawBytes passes the driver's []byte through without
+		// the copy Scan into *[]byte makes; the message keeps it (see
+		// driverBlob).
+		m.EnvelopeIMAP = driverBlob(envelope)
+		m.BodyIMAP = driverBlob(body)
+		m.BodyStructureIMAP = driverBlob(bodystructure)
+		m.Flags = rs.flags.flags(flags)
+		m.InternalDate = time.Unix(0, idate).In(rs.zones.get(tz))
 		m.SaveDate = time.Unix(0, sdate)
 		if opts.Structure && len(structure) > 0 {
 			m.Structure = new(message.Part)
@@ -127,13 +190,26 @@ func (db *DB) fetchSpan(ctx context.Context, query string, args []any, span uidS
 			}
 		}
 		if opts.Headers && len(headers) > 0 {
-			if err := json.Unmarshal(headers, &m.Headers); err != nil {
+			if err := decodeHeaders(headers, &m.Headers, &rs.zones); err != nil {
 				return nil, dbErr("fetch headers", err)
 			}
 		}
 		msgs = append(msgs, m)
 	}
 	return msgs, dbErr("fetch", rows.Err())
+}
+
+// driverBlob keeps a BLOB value scanned into sql.RawBytes beyond the
+// row. database/sql only promises RawBytes until the next Next, but the
+// driver (modernc.org/sqlite, conn.columnBlob) copies every BLOB value
+// into a fresh slice per row, which database/sql passes through
+// unchanged; TestFetchBlobsOwned fails should a driver upgrade start
+// reusing buffers. Empty values are nil, as Scan into *[]byte gives.
+func driverBlob(b sql.RawBytes) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
 }
 
 // zone gives a fixed zone for an offset in seconds, UTC for zero.
@@ -185,7 +261,10 @@ type msgState struct {
 // loadStates reads the existing messages among uids, in UID order
 // (writer side).
 func (w *wtx) loadStates(account store.AccountID, mailbox store.MailboxID, uids []store.UID) ([]msgState, error) {
-	var out []msgState
+	var (
+		out    []msgState
+		intern flagInterner
+	)
 	for _, span := range uidSpans(uids) {
 		where, args := span.where()
 		rows, err := w.queryRaw("SELECT uid, modseq, flags, size FROM messages WHERE account_id = ? AND mailbox_id = ? AND "+where+" ORDER BY uid",
@@ -194,18 +273,19 @@ func (w *wtx) loadStates(account store.AccountID, mailbox store.MailboxID, uids 
 			return nil, dbErr("load", err)
 		}
 		filter := uidFilter{want: span.want}
+		var (
+			uid, modseq, size int64
+			flags             sql.RawBytes
+		)
 		for rows.Next() {
-			var s msgState
-			var flags string
-			if err := rows.Scan(&s.uid, &s.modseq, &flags, &s.size); err != nil {
+			if err := rows.Scan(&uid, &modseq, &flags, &size); err != nil {
 				rows.Close()
 				return nil, dbErr("load", err)
 			}
-			if span.dense && !filter.ok(s.uid) {
+			if span.dense && !filter.ok(store.UID(uid)) {
 				continue
 			}
-			s.flags = splitFlags(flags)
-			out = append(out, s)
+			out = append(out, msgState{uid: store.UID(uid), modseq: uint64(modseq), flags: intern.flags(flags), size: size})
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {

@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"iter"
+	"strconv"
 
 	"github.com/postern/postern/internal/store"
 )
@@ -23,6 +25,11 @@ func (db *DB) UpdateFlags(ctx context.Context, account store.AccountID, mailbox 
 			return err
 		}
 		modseq := mb.HighestModSeq + 1
+		// Messages are grouped by their new flag string; each group is
+		// one UPDATE over a list of UIDs (STORE 1:* +FLAGS on a big
+		// mailbox usually makes one or two groups).
+		groups := make(map[string][]store.UID)
+		var order []string
 		for _, s := range states {
 			if unchangedSince > 0 && s.modseq > unchangedSince {
 				failed = append(failed, s.uid)
@@ -32,13 +39,24 @@ func (db *DB) UpdateFlags(ctx context.Context, account store.AccountID, mailbox 
 			if sameFlags(nf, s.flags) {
 				continue
 			}
-			if _, err := w.exec("UPDATE messages SET flags = ?, seen = ?, deleted = ?, modseq = ? WHERE account_id = ? AND mailbox_id = ? AND uid = ?",
-				joinFlags(nf), boolInt(hasFlag(nf, store.FlagSeen)), boolInt(hasFlag(nf, store.FlagDeleted)), modseq,
-				account, mailbox, s.uid); err != nil {
-				return dbErr("store flags", err)
+			key := joinFlags(nf)
+			if _, ok := groups[key]; !ok {
+				order = append(order, key)
 			}
+			groups[key] = append(groups[key], s.uid)
 			updated = append(updated, store.FlagUpdate{UID: s.uid, ModSeq: modseq, Flags: nf})
 			w.publish(store.Event{Account: account, Mailbox: mailbox, Kind: store.EventFlags, UID: s.uid, ModSeq: modseq})
+		}
+		for _, key := range order {
+			nf := splitFlags(key)
+			seen, deleted := boolInt(hasFlag(nf, store.FlagSeen)), boolInt(hasFlag(nf, store.FlagDeleted))
+			for list := range uidLists(groups[key]) {
+				if _, err := w.exec(`UPDATE messages SET flags = ?, seen = ?, deleted = ?, modseq = ?
+					WHERE account_id = ? AND mailbox_id = ? AND uid IN (SELECT value FROM json_each(?))`,
+					key, seen, deleted, modseq, account, mailbox, list); err != nil {
+					return dbErr("store flags", err)
+				}
+			}
 		}
 		if len(updated) > 0 {
 			if _, err := w.exec("UPDATE mailboxes SET highestmodseq = ? WHERE account_id = ? AND id = ?", modseq, account, mailbox); err != nil {
@@ -196,3 +214,29 @@ func (db *DB) copyMessages(w *wtx, account store.AccountID, src store.Mailbox, u
 	}
 	return srcUIDs, dstUIDs, nil
 }
+
+// uidLists yields uids as JSON arrays ("[1,2,3]") of at most uidListMax
+// UIDs each, for statements that take a UID list through json_each.
+func uidLists(uids []store.UID) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for len(uids) > 0 {
+			n := min(len(uids), uidListMax)
+			b := make([]byte, 0, 8*n+2)
+			b = append(b, '[')
+			for i, u := range uids[:n] {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = strconv.AppendUint(b, uint64(u), 10)
+			}
+			b = append(b, ']')
+			if !yield(string(b)) {
+				return
+			}
+			uids = uids[n:]
+		}
+	}
+}
+
+// uidListMax bounds one UID list statement.
+const uidListMax = 10_000
