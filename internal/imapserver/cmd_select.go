@@ -92,12 +92,18 @@ func cmdSelect(s *session, c *command) error {
 			v.syncModSeq = r.ModSeq
 		}
 	}
+	// EXAMINE shows \Recent without taking it away from the next SELECT
+	// (RFC 3501 §6.3.2); SELECT claims it for this session alone.
+	first := mb.FirstRecentUID
 	if !v.readOnly {
-		first, err := st.ClaimRecent(s.ctx, s.account.ID, mb.ID)
+		var err error
+		first, err = st.ClaimRecent(s.ctx, s.account.ID, mb.ID)
 		if err != nil {
 			s.deselect()
 			return err
 		}
+	}
+	if first > 0 {
 		for _, u := range v.uids {
 			if u >= first {
 				v.recent[u] = true

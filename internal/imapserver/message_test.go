@@ -322,3 +322,20 @@ func TestFetchEncapsulatedMessage(t *testing.T) {
 	u = c.ok("FETCH 1 BODY[]")
 	hasNot(t, u, `\Seen`)
 }
+
+// EXAMINE shows \Recent but leaves it for the next SELECT (RFC 3501
+// §6.3.2); the SELECT that claims it is the only one to see it.
+func TestExamineKeepsRecent(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	c := ts.login()
+	c.appendMsg("INBOX", "", testMessage(1))
+	c.appendMsg("INBOX", "", testMessage(2))
+	has(t, c.ok("EXAMINE INBOX"), "* 2 RECENT")
+	has(t, c.ok(`FETCH 1 (FLAGS)`), `\Recent`)
+	d := ts.login()
+	has(t, d.ok("SELECT INBOX"), "* 2 RECENT")
+	e := ts.login()
+	has(t, e.ok("EXAMINE INBOX"), "* 0 RECENT")
+	has(t, e.ok("SELECT INBOX"), "* 0 RECENT")
+}
