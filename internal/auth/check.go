@@ -28,7 +28,15 @@ func (s *Service) CheckPassword(ctx context.Context, c ConnInfo, username, passw
 		s.failed(c, g.key, "unknown user")
 		return "", ErrFailed
 	}
-	ok, upgrade := s.verify(g.secrets, password)
+	// A password verified recently against these same records skips the
+	// slow hash; failures always take the full check.
+	ok, upgrade := s.verified.check(g.account, g.secrets, password), false
+	if !ok {
+		ok, upgrade = s.verify(g.secrets, password)
+		if ok && !upgrade {
+			s.verified.add(g.account, g.secrets, password)
+		}
+	}
 	if g.locked {
 		// Locked accounts get the ordinary failure after the ordinary
 		// work, whatever the password.

@@ -78,6 +78,10 @@ type Config struct {
 	// Service.Acquire); 0 means no cap.
 	MaxSessionsPerAccount int
 
+	// PasswordCacheTTL is how long a verified password is remembered in
+	// memory (see verifiedCache); 0 means 10 minutes, negative disables.
+	PasswordCacheTTL time.Duration
+
 	// Logger receives auth events; never passwords, hashes or tokens.
 	// Nil discards.
 	Logger *slog.Logger
@@ -103,6 +107,8 @@ type Service struct {
 	// dummyPlain is a plaintext-equivalent record of no account, opened
 	// in place of a missing one (CRAM-MD5, APOP).
 	dummyPlain map[string]string
+
+	verified *verifiedCache
 
 	gss  *gssAcceptor // nil without a keytab
 	jwks *keySet      // nil without a JWKS file
@@ -154,6 +160,11 @@ func Open(accounts Accounts, cfg Config) (*Service, error) {
 	for _, m := range cfg.MasterUsers {
 		s.masters[strings.ToLower(m)] = true
 	}
+	ttl := cfg.PasswordCacheTTL
+	if ttl == 0 {
+		ttl = 10 * time.Minute
+	}
+	s.verified = newVerifiedCache(ttl, func() time.Time { return s.now() })
 	s.throttle.lockAfter = cfg.LockoutThreshold
 	if cfg.LockoutDuration > 0 {
 		s.throttle.lockFor = cfg.LockoutDuration

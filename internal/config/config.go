@@ -120,6 +120,9 @@ type Auth struct {
 	// MaxSessionsPerAccount caps concurrent sessions of one account
 	// (0 = no cap).
 	MaxSessionsPerAccount int `toml:"max_sessions_per_account"`
+	// PasswordCacheTTL is how long a verified password is remembered in
+	// memory so reconnecting clients skip the slow hash ("0s" = off).
+	PasswordCacheTTL Duration `toml:"password_cache_ttl"`
 }
 
 // Limits bound what clients may use (DESIGN.md §5).
@@ -192,6 +195,9 @@ func Default() Config {
 			IMAPIdleTimeout:  Duration(30 * time.Minute),
 			POP3IdleTimeout:  Duration(10 * time.Minute),
 			LMTPTimeout:      Duration(5 * time.Minute),
+		},
+		Auth: Auth{
+			PasswordCacheTTL: Duration(10 * time.Minute),
 		},
 		Log: Log{Level: "info", Format: "text"},
 		POP3: POP3{

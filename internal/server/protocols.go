@@ -1,6 +1,8 @@
 package server
 
 import (
+	"time"
+
 	"fmt"
 	"net"
 	"net/netip"
@@ -106,10 +108,20 @@ func newAuth(s *Server) (*auth.Service, error) {
 		LockoutThreshold:      a.LockoutThreshold,
 		LockoutDuration:       a.LockoutDuration.D(),
 		MaxSessionsPerAccount: a.MaxSessionsPerAccount,
+		PasswordCacheTTL:      passwordCacheTTL(a.PasswordCacheTTL.D()),
 		Logger:                s.log.With("component", "auth"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
 	return svc, nil
+}
+
+// passwordCacheTTL maps the configuration's "0s = off" to auth's
+// "negative = off".
+func passwordCacheTTL(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

@@ -58,6 +58,42 @@ func BenchmarkReadPaths(b *testing.B) {
 	if err := bulkAppend(db, a.ID, big.ID, n); err != nil {
 		b.Fatal(err)
 	}
+	// refs-100k-miss empties the refs cache before every call: the cost
+	// of a reselect after the mailbox changed.
+	b.Run("refs-100k-miss", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			db.refs.mu.Lock()
+			db.refs.entries, db.refs.total = nil, 0
+			db.refs.mu.Unlock()
+			refs, err := db.MessageRefs(ctx, a.ID, big.ID)
+			if err != nil || len(refs) != n {
+				b.Fatal(len(refs), err)
+			}
+		}
+	})
+	// refs-100k-delta changes 100 messages' flags (untimed) before every
+	// call: a QRESYNC reselect after 100 changes.
+	b.Run("refs-100k-delta", func(b *testing.B) {
+		some := make([]store.UID, 100)
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			for j := range some {
+				some[j] = store.UID(1 + ((i/2)*100+j*997)%n)
+			}
+			op := store.FlagsAdd
+			if i%2 == 1 {
+				op = store.FlagsRemove
+			}
+			if _, _, err := db.UpdateFlags(ctx, a.ID, big.ID, some, op, []string{"$Bench"}, 0); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			refs, err := db.MessageRefs(ctx, a.ID, big.ID)
+			if err != nil || len(refs) != n {
+				b.Fatal(len(refs), err)
+			}
+		}
+	})
 	b.Run("refs-100k", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			refs, err := db.MessageRefs(ctx, a.ID, big.ID)

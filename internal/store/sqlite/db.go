@@ -120,6 +120,8 @@ type DB struct {
 	// wstmts are the writer connection's prepared statements.
 	wstmts writerStmts
 	rdb    *sql.DB // read-only pool
+	// refs caches MessageRefs of big mailboxes.
+	refs refsCache
 
 	jobs chan *writeJob
 	// idleJobs are background write jobs (writeIdle).
