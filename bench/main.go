@@ -254,12 +254,19 @@ func run(ctx context.Context, c config, out io.Writer) error {
 		}
 		r, err := measure(ctx, c, w, targets)
 		if err != nil {
+			// Keep what was measured: print and save it, then fail.
+			writeResults(out, results, c, time.Since(start))
 			return fmt.Errorf("%s: %w", w.name, err)
 		}
 		results = append(results, r)
 		logf("%-44s postern %s  dovecot %s", w.name, fmtVal(median(r.Postern), r.Unit), fmtVal(median(r.Dovecot), r.Unit))
 	}
-	writeTable(out, results, c, time.Since(start))
+	return writeResults(out, results, c, time.Since(start))
+}
+
+// writeResults prints the table and writes the JSON and SVG files asked for.
+func writeResults(out io.Writer, results []result, c config, took time.Duration) error {
+	writeTable(out, results, c, took)
 	if c.jsonOut != "" {
 		b, _ := json.MarshalIndent(map[string]any{
 			"date": time.Now().UTC().Format(time.RFC3339), "mode": modeName(c), "rounds": c.rounds,
@@ -294,7 +301,11 @@ func measure(ctx context.Context, c config, w workload, targets []*target) (resu
 			}
 		}
 	}
-	for i := 0; i < c.rounds; i++ {
+	rounds := c.rounds
+	if w.rounds > 0 && w.rounds < rounds {
+		rounds = w.rounds
+	}
+	for i := 0; i < rounds; i++ {
 		for _, t := range targets {
 			if w.prepare != nil {
 				if err := w.prepare(ctx, t); err != nil {

@@ -7,7 +7,7 @@ import (
 )
 
 // benchUsers exist on both servers with the same password.
-var benchUsers = []string{"deliver", "fetch10k", "fetch100k", "pop", "append", "idle", "mixed"}
+var benchUsers = []string{"deliver", "fetch5k", "fetch10k", "fetch100k", "pop", "append", "idle", "mixed"}
 
 // workload is one measured operation. run returns one value in unit.
 type workload struct {
@@ -18,6 +18,8 @@ type workload struct {
 	limit  time.Duration // per run
 	// follower rows report values measured by the row before them.
 	follower bool
+	// rounds, when set, caps the rounds of this workload (heavy ones).
+	rounds int
 	setup    func(ctx context.Context, t *target) error
 	// prepare runs before every run, unmeasured.
 	prepare func(ctx context.Context, t *target) error
@@ -26,7 +28,7 @@ type workload struct {
 
 // workloads lists what a run measures; full mode uses the full sizes.
 func workloads(full bool) []workload {
-	n4k, n100k := 200, 40
+	n4k, n100k := 150, 30
 	if full {
 		n4k, n100k = 2000, 400
 	}

@@ -5,13 +5,38 @@ import (
 	"database/sql"
 	"errors"
 	"slices"
+	"strconv"
 
 	"github.com/postern/postern/internal/store"
 )
 
 // ChangesSince reads, in one read transaction, the messages and tombstones
 // with a MODSEQ above since (RFC 7162 CHANGEDSINCE and QRESYNC).
+//
+// Concurrent calls for the same mailbox and mod-sequence share queries
+// (freshFlight: never a result older than the call): when a delivery wakes
+// thousands of IDLE sessions of one mailbox, they all ask the same question
+// at once. Each caller gets its own copy of the slices.
 func (db *DB) ChangesSince(ctx context.Context, account store.AccountID, mailbox store.MailboxID, since uint64) (store.Changes, error) {
+	key := strconv.FormatInt(int64(account), 10) + "/" + strconv.FormatInt(int64(mailbox), 10) + "/" + strconv.FormatUint(since, 10)
+	v, err, shared := db.changesFlight.Do(key, func() (any, error) {
+		return db.changesSince(context.WithoutCancel(ctx), account, mailbox, since)
+	})
+	ch, _ := v.(store.Changes)
+	if err != nil {
+		return ch, err
+	}
+	if shared {
+		ch.Changed = slices.Clone(ch.Changed)
+		for i := range ch.Changed {
+			ch.Changed[i].Flags = slices.Clip(ch.Changed[i].Flags)
+		}
+		ch.Vanished = slices.Clone(ch.Vanished)
+	}
+	return ch, nil
+}
+
+func (db *DB) changesSince(ctx context.Context, account store.AccountID, mailbox store.MailboxID, since uint64) (store.Changes, error) {
 	var ch store.Changes
 	tx, err := db.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {

@@ -122,6 +122,9 @@ type DB struct {
 	rdb    *sql.DB // read-only pool
 	// refs caches MessageRefs of big mailboxes.
 	refs refsCache
+	// changesFlight and mailboxFlight let concurrent identical reads share
+	// queries (see freshFlight).
+	changesFlight, mailboxFlight freshFlight
 
 	jobs chan *writeJob
 	// idleJobs are background write jobs (writeIdle).

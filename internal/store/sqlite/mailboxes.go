@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strconv"
 
 	"github.com/postern/postern/internal/store"
 )
@@ -406,14 +407,20 @@ func (db *DB) Status(ctx context.Context, account store.AccountID, mailbox store
 // ClaimRecent hands the \Recent messages to one session (RFC 3501 §2.3.2).
 func (db *DB) ClaimRecent(ctx context.Context, account store.AccountID, mailbox store.MailboxID) (store.UID, error) {
 	// Fast path: nothing recent to claim needs no write (a SELECT of an
-	// unchanged mailbox must not queue behind deliveries).
-	if mb, err := db.MailboxByID(ctx, account, mailbox); err != nil {
+	// unchanged mailbox must not queue behind deliveries). The read is
+	// shared by concurrent claimers (many IDLE sessions woken at once).
+	key := strconv.FormatInt(int64(account), 10) + "/" + strconv.FormatInt(int64(mailbox), 10)
+	v, err, _ := db.mailboxFlight.Do(key, func() (any, error) {
+		return db.MailboxByID(context.WithoutCancel(ctx), account, mailbox)
+	})
+	if err != nil {
 		return 0, err
-	} else if mb.FirstRecentUID >= mb.UIDNext {
+	}
+	if mb := v.(store.Mailbox); mb.FirstRecentUID >= mb.UIDNext {
 		return mb.FirstRecentUID, nil
 	}
 	var first store.UID
-	err := db.write(ctx, func(w *wtx) error {
+	err = db.write(ctx, func(w *wtx) error {
 		mb, err := w.mailboxByID(account, mailbox)
 		if err != nil {
 			return err
