@@ -20,7 +20,7 @@ type workload struct {
 	follower bool
 	// rounds, when set, caps the rounds of this workload (heavy ones).
 	rounds int
-	setup    func(ctx context.Context, t *target) error
+	setup  func(ctx context.Context, t *target) error
 	// prepare runs before every run, unmeasured.
 	prepare func(ctx context.Context, t *target) error
 	run     func(ctx context.Context, t *target) (float64, error)
