@@ -33,8 +33,8 @@ const (
 	indexDelay     = 500 * time.Millisecond
 	indexMaxDefer  = 10 * time.Second
 	indexMaxText   = 16 << 20
-	indexChunkDocs = 32
-	indexChunkText = 1 << 20
+	indexChunkDocs = 8
+	indexChunkText = 256 << 10
 )
 
 // indexer runs indexing rounds when kicked (after commits that added
@@ -69,6 +69,12 @@ func (db *DB) indexer() {
 			}
 			if n < indexBatch {
 				break
+			}
+			// A long backlog (a fresh import) is worked off in the
+			// pauses too: appends that arrived during the last round
+			// go first again.
+			if time.Since(time.Unix(0, db.lastAppend.Load())) < indexDelay && !db.waitDeliveryPause() {
+				return
 			}
 		}
 	}
