@@ -318,22 +318,9 @@ func (p *addrParser) skipCFWS() {
 }
 
 func (p *addrParser) quoted() string {
-	p.i++
-	var sb strings.Builder
-	for p.i < len(p.s) {
-		c := p.s[p.i]
-		if c == '"' {
-			p.i++
-			break
-		}
-		if c == '\\' && p.i+1 < len(p.s) {
-			p.i++
-			c = p.s[p.i]
-		}
-		sb.WriteByte(c)
-		p.i++
-	}
-	return sb.String()
+	var v string
+	v, p.i = readQuoted(p.s, p.i)
+	return v
 }
 
 // isAtext reports RFC 5322 atext, plus 8-bit octets (RFC 6532) and the

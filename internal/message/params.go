@@ -112,22 +112,32 @@ func (p *mimeLexer) token() string {
 // quoted reads a quoted-string starting at '"' and returns its content
 // with quoted-pairs resolved. An unterminated string runs to the end.
 func (p *mimeLexer) quoted() string {
-	p.i++
+	var v string
+	v, p.i = readQuoted(p.s, p.i)
+	return v
+}
+
+// readQuoted reads the quoted-string that starts at s[i] == '"' (RFC 5322
+// §3.2.4), resolving quoted-pairs, and returns its content and the index
+// just past the closing quote. An unterminated string runs to the end.
+// Address and MIME parameter parsing share it.
+func readQuoted(s string, i int) (string, int) {
+	i++
 	var sb strings.Builder
-	for p.i < len(p.s) {
-		c := p.s[p.i]
+	for i < len(s) {
+		c := s[i]
 		if c == '"' {
-			p.i++
+			i++
 			break
 		}
-		if c == '\\' && p.i+1 < len(p.s) {
-			p.i++
-			c = p.s[p.i]
+		if c == '\\' && i+1 < len(s) {
+			i++
+			c = s[i]
 		}
 		sb.WriteByte(c)
-		p.i++
+		i++
 	}
-	return sb.String()
+	return sb.String(), i
 }
 
 // joinRFC2231 merges RFC 2231 parameter continuations ("name*0",
