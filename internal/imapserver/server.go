@@ -32,6 +32,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"github.com/postern/postern/internal/netserve"
 	"io"
 	"log/slog"
 	"net"
@@ -146,29 +147,16 @@ func (s *Server) Serve(l net.Listener) error {
 		delete(s.listeners, l)
 		s.mu.Unlock()
 	}()
-	var delay time.Duration
-	for {
-		conn, err := l.Accept()
-		if err != nil {
-			if s.closing.Load() || errors.Is(err, net.ErrClosed) {
-				return nil
+	return netserve.Accept(l, s.closing.Load,
+		func(err error, pause time.Duration) { s.log.Warn("imap accept", "err", err, "retry", pause) },
+		func(conn net.Conn) {
+			sess := s.newSession(conn)
+			if sess == nil {
+				conn.Close()
+				return
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				time.Sleep(delay)
-				continue
-			}
-			return err
-		}
-		delay = 0
-		sess := s.newSession(conn)
-		if sess == nil {
-			conn.Close()
-			continue
-		}
-		go sess.run()
-	}
+			go sess.run()
+		})
 }
 
 // newSession registers a session, or returns nil once shutting down.

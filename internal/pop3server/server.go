@@ -26,7 +26,7 @@ package pop3server
 import (
 	"context"
 	"crypto/tls"
-	"errors"
+	"github.com/postern/postern/internal/netserve"
 	"log/slog"
 	"net"
 	"sync"
@@ -140,46 +140,27 @@ func (s *Server) Serve(l net.Listener) error {
 		delete(s.listeners, l)
 		s.mu.Unlock()
 	}()
-	var backoff time.Duration
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			if s.closing.Load() || errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				s.log.Warn("pop3 accept", "err", err, "retry", backoff)
-				time.Sleep(backoff)
-				continue
-			}
-			return err
-		}
-		backoff = 0
-		sess := s.newSession(c)
-		s.mu.Lock()
-		if s.closing.Load() {
-			s.mu.Unlock()
-			c.Close()
-			return nil
-		}
-		s.sessions[sess] = struct{}{}
-		s.wg.Add(1)
-		s.mu.Unlock()
-		go func() {
-			defer s.wg.Done()
-			sess.run()
+	return netserve.Accept(l, s.closing.Load,
+		func(err error, pause time.Duration) { s.log.Warn("pop3 accept", "err", err, "retry", pause) },
+		func(c net.Conn) {
+			sess := s.newSession(c)
 			s.mu.Lock()
-			delete(s.sessions, sess)
+			if s.closing.Load() {
+				s.mu.Unlock()
+				c.Close()
+				return
+			}
+			s.sessions[sess] = struct{}{}
+			s.wg.Add(1)
 			s.mu.Unlock()
-		}()
-	}
-}
-
-func isTemporary(err error) bool {
-	t, ok := err.(interface{ Temporary() bool })
-	return ok && t.Temporary()
+			go func() {
+				defer s.wg.Done()
+				sess.run()
+				s.mu.Lock()
+				delete(s.sessions, sess)
+				s.mu.Unlock()
+			}()
+		})
 }
 
 // Shutdown stops accepting, ends idle sessions (they get -ERR [SYS/TEMP]

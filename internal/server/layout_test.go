@@ -84,8 +84,9 @@ func TestLayout(t *testing.T) {
 		"internal/auth":         {},
 		"internal/store":        {"internal/message", "internal/blob"},
 		"internal/store/sqlite": {"internal/store", "internal/message", "internal/blob"},
-		"internal/imapserver":   {"internal/imapwire", "internal/store", "internal/auth", "internal/message"},
-		"internal/pop3server":   {"internal/store", "internal/auth", "internal/textline", "internal/message"},
+		"internal/netserve":     {},
+		"internal/imapserver":   {"internal/imapwire", "internal/store", "internal/auth", "internal/message", "internal/netserve"},
+		"internal/pop3server":   {"internal/store", "internal/auth", "internal/textline", "internal/message", "internal/netserve"},
 		"internal/delivery":     {"internal/store", "internal/message", "internal/auth", "internal/textline"},
 		"internal/transfer":     {"internal/store", "internal/message"},
 	}
@@ -135,7 +136,7 @@ func TestLayout(t *testing.T) {
 		}
 	}
 	// Wire packages use the standard library only.
-	for _, name := range []string{"internal/imapwire", "internal/textline"} {
+	for _, name := range []string{"internal/imapwire", "internal/textline", "internal/netserve"} {
 		p, ok := pkgs[name]
 		if !ok {
 			t.Errorf("%s not found", name)
