@@ -273,8 +273,7 @@ func (s *session) login(name string) error {
 	s.account = acct
 	s.locked = true
 	if err := s.loadMaildrop(); err != nil {
-		s.srv.unlockMaildrop(s, acct.ID)
-		s.locked = false
+		s.unlock()
 		s.replyErr("Opening maildrop", err)
 		return nil
 	}

@@ -133,15 +133,21 @@ func (s *session) connInfo() auth.ConnInfo {
 		ServerCertificate: auth.ServerCertificate(s.srv.opts.TLSConfig, s.tls)}
 }
 
+// unlock releases the session's maildrop lock, if it holds it.
+func (s *session) unlock() {
+	if s.locked {
+		s.srv.unlockMaildrop(s, s.account.ID)
+		s.locked = false
+	}
+}
+
 // run is the session's goroutine: greeting, command loop, cleanup.
 func (s *session) run() {
 	defer func() {
 		if r := recover(); r != nil {
 			s.log.Error("pop3 session panic", "panic", r)
 		}
-		if s.locked {
-			s.srv.unlockMaildrop(s, s.account.ID)
-		}
+		s.unlock()
 		s.stop()
 		s.netConn().Close()
 		s.in.Reset(nil)

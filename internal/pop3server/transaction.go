@@ -222,11 +222,15 @@ func (s *session) update() error {
 	if len(deleted) > 0 {
 		if _, err := st.Expunge(s.ctx, s.account.ID, s.mailbox.ID, deleted); err != nil {
 			s.log.Error("pop3 update: expunge", "err", err)
+			s.unlock()
 			s.reply("-ERR [SYS/TEMP] Some deleted messages not removed")
 			return errCloseSession
 		}
 	}
 	left := len(s.drop) - len(deleted)
+	// The lock goes before the answer: a client that reconnects as soon
+	// as it reads +OK must find the maildrop free.
+	s.unlock()
 	s.reply("+OK Bye, ", strconv.Itoa(left), " messages left")
 	return errCloseSession
 }

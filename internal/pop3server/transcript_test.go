@@ -271,6 +271,26 @@ func TestInUse(t *testing.T) {
 	b.expect("QUIT", "+OK")
 }
 
+// TestQuitReleasesLockBeforeAnswering logs in again the moment QUIT's +OK
+// arrives, without waiting for the close; the lock must be free by then.
+func TestQuitReleasesLockBeforeAnswering(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.appendTo(e.acct, "INBOX", testMessage(1, 1), testMessage(2, 1))
+	for i := range 50 {
+		c := e.dial()
+		c.login()
+		if i == 0 {
+			c.expect("DELE 1", "+OK")
+		}
+		c.expect("QUIT", "+OK")
+	}
+	c := e.dial()
+	c.login()
+	c.expect("STAT", "+OK 1 ")
+	c.expect("QUIT", "+OK")
+}
+
 func TestDroppedConnectionDeletesNothing(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
