@@ -119,6 +119,10 @@ type Staged struct {
 	BlobID string // hex SHA-256 of the stored bytes
 	Size   int64
 	Parsed *message.Parsed
+	// Inline holds the bytes of a small message that the backend keeps
+	// beside its metadata rather than as a blob file; Append stores them
+	// in the same commit. Nil when the bytes are already in blob storage.
+	Inline []byte
 }
 
 // AppendRequest asks for one staged message in one mailbox.

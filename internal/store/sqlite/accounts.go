@@ -96,7 +96,7 @@ func (db *DB) Account(ctx context.Context, name string) (store.Account, error) {
 	if err != nil {
 		return store.Account{}, store.ErrNoAccount
 	}
-	a, err := scanAccount(db.rdb.QueryRowContext(ctx, "SELECT "+accountCols+" FROM accounts WHERE name = ?", name))
+	a, err := scanAccount(db.rqueryRow(ctx, "SELECT "+accountCols+" FROM accounts WHERE name = ?", name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, store.ErrNoAccount
 	}
@@ -141,6 +141,7 @@ func (db *DB) DeleteAccount(ctx context.Context, name string) error {
 			return err
 		}
 		for _, q := range []string{
+			dropBodiesOfAccount,
 			"DELETE FROM messages WHERE account_id = ?",
 			"DELETE FROM tombstones WHERE account_id = ?",
 			"DELETE FROM mailboxes WHERE account_id = ?",
@@ -218,7 +219,7 @@ func (db *DB) SetQuota(ctx context.Context, account store.AccountID, q store.Quo
 // Check verifies the sums).
 func (db *DB) Usage(ctx context.Context, account store.AccountID) (store.Usage, error) {
 	var u store.Usage
-	err := db.rdb.QueryRowContext(ctx, "SELECT used_bytes, used_messages FROM accounts WHERE id = ?", account).Scan(&u.StorageBytes, &u.Messages)
+	err := db.rqueryRow(ctx, "SELECT used_bytes, used_messages FROM accounts WHERE id = ?", account).Scan(&u.StorageBytes, &u.Messages)
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, store.ErrNoAccount
 	}

@@ -27,7 +27,7 @@ func (db *DB) appendBatch(ctx context.Context, reqs []store.AppendRequest, uids 
 	}
 	blobs := make([]string, 0, len(reqs))
 	for _, r := range reqs {
-		if r.Message != nil {
+		if r.Message != nil && r.Message.Inline == nil {
 			blobs = append(blobs, r.Message.BlobID)
 		}
 	}
@@ -132,6 +132,13 @@ func (db *DB) appendOne(w *wtx, st *appendState, req *store.AppendRequest, uid s
 		hdrDate = p.Headers.Date.UnixNano()
 	}
 	res.UID, res.ModSeq = uidNext, mb.hms+1
+	if data := req.Message.Inline; data != nil {
+		// Content-addressed: the same bytes appended twice (a COPY-like
+		// redelivery, two recipients) share one row.
+		if _, err := w.exec("INSERT OR IGNORE INTO bodies(id, data) VALUES (?, ?)", req.Message.BlobID, data); err != nil {
+			return res, dbErr("append body", err)
+		}
+	}
 	_, err = w.exec(`INSERT INTO messages(account_id, mailbox_id, uid, modseq, flags, seen, deleted,
 			internaldate, internaldate_tz, savedate, size, blob_id, emailid, threadid,
 			envelope, body, bodystructure, structure, headers, preview,

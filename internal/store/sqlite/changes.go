@@ -44,7 +44,7 @@ func (db *DB) changesSince(ctx context.Context, account store.AccountID, mailbox
 	}
 	defer tx.Rollback()
 	var pruned uint64
-	err = tx.QueryRowContext(ctx, "SELECT highestmodseq, tomb_pruned_modseq FROM mailboxes WHERE account_id = ? AND id = ?", account, mailbox).Scan(&ch.HighestModSeq, &pruned)
+	err = db.txQueryRow(ctx, tx, "SELECT highestmodseq, tomb_pruned_modseq FROM mailboxes WHERE account_id = ? AND id = ?", account, mailbox).Scan(&ch.HighestModSeq, &pruned)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ch, store.ErrNoMailbox
 	}
@@ -52,7 +52,7 @@ func (db *DB) changesSince(ctx context.Context, account store.AccountID, mailbox
 		return ch, dbErr("changes", err)
 	}
 	ch.TombstonesPruned = pruned > since
-	rows, err := tx.QueryContext(ctx, "SELECT uid, modseq, flags FROM messages WHERE account_id = ? AND mailbox_id = ? AND modseq > ?", account, mailbox, since)
+	rows, err := db.txQuery(ctx, tx, "SELECT uid, modseq, flags FROM messages WHERE account_id = ? AND mailbox_id = ? AND modseq > ?", account, mailbox, since)
 	if err != nil {
 		return ch, dbErr("changes", err)
 	}
@@ -71,7 +71,7 @@ func (db *DB) changesSince(ctx context.Context, account store.AccountID, mailbox
 		return ch, dbErr("changes", err)
 	}
 	slices.SortFunc(ch.Changed, func(a, b store.MessageRef) int { return int(int64(a.UID) - int64(b.UID)) })
-	rows, err = tx.QueryContext(ctx, "SELECT uid FROM tombstones WHERE account_id = ? AND mailbox_id = ? AND modseq > ? ORDER BY uid", account, mailbox, since)
+	rows, err = db.txQuery(ctx, tx, "SELECT uid FROM tombstones WHERE account_id = ? AND mailbox_id = ? AND modseq > ? ORDER BY uid", account, mailbox, since)
 	if err != nil {
 		return ch, dbErr("changes", err)
 	}

@@ -2,6 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -15,9 +18,10 @@ import (
 //   - per mailbox: UIDs below UIDNEXT, MODSEQs and tombstones at most
 //     HIGHESTMODSEQ, no UID both live and expunged, FirstRecentUID ≤ UIDNEXT;
 //   - per account: the usage counters equal the sums of its messages;
-//   - every referenced blob exists, hashes to its id and has the size the
-//     rows say;
-//   - blobs no row references (orphans), once older than OrphanGrace.
+//   - every referenced body (inline in the bodies table, else a blob file)
+//     exists, hashes to its id and has the size the rows say;
+//   - inline bodies no row references, and blob files no row references
+//     once older than OrphanGrace (orphans).
 //
 // With repair it moves UIDNEXT/HIGHESTMODSEQ up, recomputes usage, removes
 // old orphans (and their text index rows) and stale temporary files. Missing
@@ -63,10 +67,19 @@ func (db *DB) Check(ctx context.Context, repair bool) (store.CheckReport, error)
 		return rep, err
 	}
 
-	// Referenced blobs: present, right hash, right size.
+	inline, err := db.checkBodies(ctx, refs, repair, problem, fixed)
+	if err != nil {
+		return rep, err
+	}
+	rep.Blobs += len(inline)
+
+	// Referenced blob files: present, right hash, right size.
 	for id, size := range refs {
 		if err := ctx.Err(); err != nil {
 			return rep, err
+		}
+		if _, ok := inline[id]; ok {
+			continue
 		}
 		n, err := db.blobs.Verify(ctx, id)
 		switch {
@@ -137,6 +150,66 @@ func (db *DB) Check(ctx context.Context, repair bool) (store.CheckReport, error)
 		}
 	}
 	return rep, nil
+}
+
+// checkBodies verifies the inline bodies (hash and size against the rows'
+// refs) and returns the set of their ids. An unreferenced one is an orphan
+// (none should exist: expunges delete them); repair deletes it. A body
+// whose message was appended after refs was read is recognized by asking
+// again.
+func (db *DB) checkBodies(ctx context.Context, refs map[string]int64, repair bool, problem, fixed reportFunc) (map[string]struct{}, error) {
+	seen := map[string]struct{}{}
+	var orphans []string
+	rows, err := db.rdb.QueryContext(ctx, "SELECT id, data FROM bodies")
+	if err != nil {
+		return nil, dbErr("check", err)
+	}
+	for rows.Next() {
+		var id string
+		var data sql.RawBytes
+		if err := rows.Scan(&id, &data); err != nil {
+			rows.Close()
+			return nil, dbErr("check", err)
+		}
+		seen[id] = struct{}{}
+		sum := sha256.Sum256(data)
+		size, referenced := refs[id]
+		switch {
+		case !referenced:
+			orphans = append(orphans, id)
+		case hex.EncodeToString(sum[:]) != id:
+			problem("inline body %s is corrupt (content does not match its hash)", id)
+		case size != int64(len(data)):
+			problem("inline body %s has %d octets, its messages say %d", id, len(data), size)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, dbErr("check", err)
+	}
+	for _, id := range orphans {
+		var n int
+		if err := db.rdb.QueryRowContext(ctx, "SELECT count(*) FROM messages WHERE blob_id = ?", id).Scan(&n); err != nil {
+			return nil, dbErr("check", err)
+		}
+		if n > 0 {
+			continue // appended since refs was read
+		}
+		problem("inline body %s is not referenced by any message", id)
+		if !repair {
+			continue
+		}
+		if err := db.write(ctx, func(w *wtx) error {
+			if err := w.dropBody(id); err != nil {
+				return err
+			}
+			return w.dropBlobText(id)
+		}); err != nil {
+			return nil, err
+		}
+		fixed("removed unreferenced inline body %s", id)
+	}
+	return seen, nil
 }
 
 // dropBlobText removes a blob's full-text index rows, if any.

@@ -9,7 +9,7 @@ import (
 )
 
 func TestCheckFindsBlobProblems(t *testing.T) {
-	db := openTest(t, "")
+	db := openFileBlobs(t)
 	ctx := context.Background()
 	a, inbox := mustAccount(t, db, "jack")
 	var blobs []string

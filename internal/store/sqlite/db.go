@@ -77,6 +77,12 @@ type Options struct {
 	// processes (postern deliver) leave indexing to the server. SearchText
 	// stays correct (it scans what is not indexed).
 	NoIndexer bool
+	// InlineMax is the largest message body kept in the database itself
+	// (table bodies, written in the commit that references it) instead
+	// of a blob file; default 128 KiB, negative puts every body in a file.
+	// A file costs a create, an fsync of the file and one of its directory
+	// per message; an inline body rides on the commit's one WAL fsync.
+	InlineMax int64
 }
 
 func (o *Options) setDefaults() {
@@ -104,6 +110,9 @@ func (o *Options) setDefaults() {
 	if o.OrphanGrace <= 0 {
 		o.OrphanGrace = time.Hour
 	}
+	if o.InlineMax == 0 {
+		o.InlineMax = 128 << 10
+	}
 }
 
 // DB is an open embedded store. Create it with Open.
@@ -120,6 +129,9 @@ type DB struct {
 	// wstmts are the writer connection's prepared statements.
 	wstmts writerStmts
 	rdb    *sql.DB // read-only pool
+	rstmts readStmts
+	// scratchBufs holds Stage's read-ahead buffers (InlineMax+1 octets).
+	scratchBufs sync.Pool
 	// refs caches MessageRefs of big mailboxes.
 	refs refsCache
 	// changesFlight and mailboxFlight let concurrent identical reads share
@@ -253,6 +265,7 @@ func (db *DB) Close() error {
 		db.cancel()
 		db.wg.Wait()
 		db.closeWriterStmts()
+		db.closeReadStmts()
 		err = errors.Join(db.wconn.Close(), db.wdb.Close(), db.rdb.Close())
 	})
 	return err

@@ -16,7 +16,7 @@ import (
 // it fail, nothing of them is committed, and the others of the same group
 // commit still succeed.
 func TestAppendBodyNotDurable(t *testing.T) {
-	db := openTest(t, "")
+	db := openFileBlobs(t)
 	ctx := context.Background()
 	a, inbox := mustAccount(t, db, "lost")
 	lost, err := db.Stage(ctx, strings.NewReader(testMessage("<lost@x>", "lost", "gone")), 0)

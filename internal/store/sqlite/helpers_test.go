@@ -28,6 +28,18 @@ func openTest(t testing.TB, dir string) *DB {
 	return db
 }
 
+// openFileBlobs is openTest with every body in a blob file (InlineMax
+// negative), for tests of the file path.
+func openFileBlobs(t testing.TB) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), t.TempDir(), Options{Logger: quietLogger(), PollInterval: 20 * time.Millisecond, InlineMax: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 // testMessage builds a small RFC 5322 message.
 func testMessage(msgID, subject, body string, extra ...string) string {
 	var b strings.Builder

@@ -223,7 +223,7 @@ func (db *DB) extractText(blobID string, structure, headers []byte) (indexDoc, b
 	if len(headers) > 0 {
 		decodeHeaders(headers, &h, nil)
 	}
-	f, err := db.blobs.Open(blobID)
+	f, err := db.OpenBody(db.ctx, blobID)
 	if err != nil {
 		return indexDoc{}, false
 	}

@@ -47,7 +47,7 @@ func mailboxByName(ctx context.Context, q queryer, account store.AccountID, name
 
 // Mailboxes lists an account's mailboxes by name.
 func (db *DB) Mailboxes(ctx context.Context, account store.AccountID) ([]store.Mailbox, error) {
-	rows, err := db.rdb.QueryContext(ctx, "SELECT "+mailboxCols+" FROM mailboxes m WHERE m.account_id = ? ORDER BY m.name", account)
+	rows, err := db.rquery(ctx, "SELECT "+mailboxCols+" FROM mailboxes m WHERE m.account_id = ? ORDER BY m.name", account)
 	if err != nil {
 		return nil, dbErr("mailboxes", err)
 	}
@@ -71,12 +71,12 @@ func (db *DB) Mailboxes(ctx context.Context, account store.AccountID) ([]store.M
 
 // Mailbox looks a mailbox up by name.
 func (db *DB) Mailbox(ctx context.Context, account store.AccountID, name string) (store.Mailbox, error) {
-	return mailboxByName(ctx, db.rdb, account, name)
+	return mailboxByName(ctx, readQueryer{db}, account, name)
 }
 
 // MailboxByID looks a mailbox up by id.
 func (db *DB) MailboxByID(ctx context.Context, account store.AccountID, id store.MailboxID) (store.Mailbox, error) {
-	return mailboxByID(ctx, db.rdb, account, id)
+	return mailboxByID(ctx, readQueryer{db}, account, id)
 }
 
 // writer-side lookups
@@ -243,6 +243,7 @@ func (db *DB) DeleteMailbox(ctx context.Context, account store.AccountID, name s
 			return dbErr("delete mailbox", err)
 		}
 		for _, q := range []string{
+			dropBodiesOfMailbox,
 			"DELETE FROM messages WHERE account_id = ? AND mailbox_id = ?",
 			"DELETE FROM tombstones WHERE account_id = ? AND mailbox_id = ?",
 			"DELETE FROM mailboxes WHERE account_id = ? AND id = ?",
@@ -373,7 +374,7 @@ func (db *DB) SetSubscribed(ctx context.Context, account store.AccountID, name s
 
 // Subscriptions lists subscribed names in order.
 func (db *DB) Subscriptions(ctx context.Context, account store.AccountID) ([]string, error) {
-	rows, err := db.rdb.QueryContext(ctx, "SELECT name FROM subscriptions WHERE account_id = ? ORDER BY name", account)
+	rows, err := db.rquery(ctx, "SELECT name FROM subscriptions WHERE account_id = ? ORDER BY name", account)
 	if err != nil {
 		return nil, dbErr("subscriptions", err)
 	}
@@ -397,7 +398,7 @@ func (db *DB) Status(ctx context.Context, account store.AccountID, mailbox store
 		return st, err
 	}
 	st.Mailbox = mb
-	err = db.rdb.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(seen = 0), 0), coalesce(sum(deleted), 0),
+	err = db.rqueryRow(ctx, `SELECT count(*), coalesce(sum(seen = 0), 0), coalesce(sum(deleted), 0),
 			coalesce(sum(uid >= ?), 0), coalesce(sum(size), 0)
 		FROM messages INDEXED BY messages_refs WHERE account_id = ? AND mailbox_id = ?`, mb.FirstRecentUID, account, mailbox).
 		Scan(&st.Messages, &st.Unseen, &st.Deleted, &st.Recent, &st.Size)

@@ -1,11 +1,11 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"io/fs"
 	"slices"
 	"strings"
 	"time"
@@ -28,7 +28,7 @@ func (db *DB) MessageRefs(ctx context.Context, account store.AccountID, mailbox 
 	}
 	defer tx.Rollback()
 	var hms, pruned uint64
-	err = tx.QueryRowContext(ctx, "SELECT highestmodseq, tomb_pruned_modseq FROM mailboxes WHERE account_id = ? AND id = ?", account, mailbox).Scan(&hms, &pruned)
+	err = db.txQueryRow(ctx, tx, "SELECT highestmodseq, tomb_pruned_modseq FROM mailboxes WHERE account_id = ? AND id = ?", account, mailbox).Scan(&hms, &pruned)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNoMailbox
 	}
@@ -181,7 +181,13 @@ type fetchState struct {
 }
 
 func (db *DB) fetchSpan(ctx context.Context, query string, args []any, span uidSpan, opts store.FetchOptions, rs *fetchState) ([]*store.Message, error) {
-	rows, err := db.rdb.QueryContext(ctx, query, args...)
+	var rows *sql.Rows
+	var err error
+	if span.dense { // the text depends on the columns only: worth a cached statement
+		rows, err = db.rquery(ctx, query, args...)
+	} else {
+		rows, err = db.rdb.QueryContext(ctx, query, args...)
+	}
 	if err != nil {
 		return nil, dbErr("fetch", err)
 	}
@@ -265,17 +271,29 @@ func zone(offset int64) *time.Location {
 	return time.FixedZone("", int(offset))
 }
 
-// OpenBody opens a stored message. A missing blob is ErrNoMessage.
+// OpenBody opens a stored message: its inline body if the bodies table
+// has it, else its blob file. A missing body is ErrNoMessage.
 func (db *DB) OpenBody(ctx context.Context, blobID string) (store.Body, error) {
-	f, err := db.blobs.Open(strings.ToLower(blobID))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, store.ErrNoMessage
+	id := strings.ToLower(blobID)
+	var data []byte
+	err := db.rqueryRow(ctx, "SELECT data FROM bodies WHERE id = ?", id).Scan(&data)
+	switch {
+	case err == nil:
+		return memBody{bytes.NewReader(data)}, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return nil, dbErr("body", err)
 	}
+	f, err := db.blobs.Open(id)
 	if err != nil {
 		return nil, store.ErrNoMessage
 	}
 	return f, nil
 }
+
+// memBody is an inline body read into memory.
+type memBody struct{ *bytes.Reader }
+
+func (memBody) Close() error { return nil }
 
 // allUIDs lists a mailbox's UIDs (writer side).
 func (w *wtx) allUIDs(account store.AccountID, mailbox store.MailboxID) ([]store.UID, error) {

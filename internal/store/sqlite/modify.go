@@ -105,10 +105,13 @@ func (w *wtx) expungeStates(mb store.Mailbox, states []msgState, usage bool) ([]
 	modseq := mb.HighestModSeq + 1
 	removed := make([]store.UID, 0, len(states))
 	var bytes int64
+	blobs := make(map[string]struct{}, len(states))
 	for _, s := range states {
-		if _, err := w.exec("DELETE FROM messages WHERE account_id = ? AND mailbox_id = ? AND uid = ?", mb.Account, mb.ID, s.uid); err != nil {
+		var blobID string
+		if err := w.queryRow("DELETE FROM messages WHERE account_id = ? AND mailbox_id = ? AND uid = ? RETURNING blob_id", mb.Account, mb.ID, s.uid).Scan(&blobID); err != nil {
 			return nil, dbErr("expunge", err)
 		}
+		blobs[blobID] = struct{}{}
 		if _, err := w.exec("INSERT OR REPLACE INTO tombstones(account_id, mailbox_id, uid, modseq, expunged_at) VALUES (?, ?, ?, ?, ?)",
 			mb.Account, mb.ID, s.uid, modseq, w.now.UnixNano()); err != nil {
 			return nil, dbErr("expunge", err)
@@ -119,6 +122,11 @@ func (w *wtx) expungeStates(mb store.Mailbox, states []msgState, usage bool) ([]
 	}
 	if _, err := w.exec("UPDATE mailboxes SET highestmodseq = ? WHERE account_id = ? AND id = ?", modseq, mb.Account, mb.ID); err != nil {
 		return nil, dbErr("expunge", err)
+	}
+	for id := range blobs {
+		if err := w.dropBody(id); err != nil {
+			return nil, err
+		}
 	}
 	if usage {
 		if err := w.addUsage(mb.Account, -int64(len(states)), -bytes); err != nil {

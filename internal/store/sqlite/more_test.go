@@ -29,7 +29,7 @@ func (f *failingReader) Read(p []byte) (int, error) {
 }
 
 func TestStage(t *testing.T) {
-	db := openTest(t, "")
+	db := openFileBlobs(t)
 	ctx := context.Background()
 	st, err := db.Stage(ctx, strings.NewReader("Subject: lf\n\nline one\nline two\n"), 0)
 	if err != nil {
@@ -65,7 +65,7 @@ func TestDeleteAccountBlobs(t *testing.T) {
 	var mu sync.Mutex
 	now := time.Now()
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	db, err := Open(context.Background(), t.TempDir(), Options{Logger: quietLogger(), Clock: clock})
+	db, err := Open(context.Background(), t.TempDir(), Options{Logger: quietLogger(), Clock: clock, InlineMax: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

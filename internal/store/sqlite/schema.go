@@ -142,6 +142,14 @@ CREATE INDEX messages_refs ON messages(account_id, mailbox_id, uid, modseq, flag
 CREATE INDEX messages_mailbox ON messages(mailbox_id);
 CREATE INDEX tombstones_mailbox ON tombstones(mailbox_id);
 `,
+	// 5: small message bodies kept in the database (Options.InlineMax),
+	// content-addressed like blob files: id is the hex SHA-256 of data.
+	`
+CREATE TABLE bodies (
+	id   TEXT PRIMARY KEY,
+	data BLOB NOT NULL
+);
+`,
 }
 
 // migrate brings the schema up to date inside one immediate transaction.

@@ -141,7 +141,7 @@ func (db *DB) scanText(ctx context.Context, account store.AccountID, mailbox sto
 
 // blobMatches decodes one message's text and checks every needle.
 func (db *DB) blobMatches(m *store.Message, withHeaders bool, folded []string) (bool, error) {
-	f, err := db.blobs.Open(m.BlobID)
+	f, err := db.OpenBody(db.ctx, m.BlobID)
 	if err != nil {
 		db.log.Warn("store: search: body missing", "blob", m.BlobID, "err", err)
 		return false, nil

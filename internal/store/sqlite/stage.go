@@ -1,7 +1,10 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 
@@ -10,20 +13,62 @@ import (
 	"github.com/postern/postern/internal/store"
 )
 
-// Stage writes a message to blob storage and parses it, reading the body
-// once: the CRLF-normalized stream is teed into blob.Write and, through a
-// pipe, into the parser running in a second goroutine. It runs in the
-// caller's goroutine (not the writer's), so slow clients and big messages
-// never hold up other commits. The blob is not fsynced here: Append makes
-// it durable, in parallel with the other blobs of its group commit and
-// before the commit (see writeBlobs). A staged message never appended is an
-// orphan blob for Check. Safe for concurrent use.
+// Stage reads a message, CRLF-normalized, and parses it. A message of at
+// most Options.InlineMax octets stays in memory (Staged.Inline) and
+// Append writes it into the bodies table in its own commit: no file, no
+// extra fsync. A bigger one goes to blob storage, read once: the stream
+// is teed into blob.Write and, through a pipe, into the parser running in
+// a second goroutine. Stage runs in the caller's goroutine (not the
+// writer's), so slow clients and big messages never hold up other
+// commits. A blob is not fsynced here: Append makes it durable, in
+// parallel with the other blobs of its group commit and before the commit
+// (see writeBlobs). A staged blob never appended is an orphan for Check;
+// a staged inline message never appended leaves nothing. Safe for
+// concurrent use.
 //
 // maxSize <= 0 means Options.MaxMessageSize.
 func (db *DB) Stage(ctx context.Context, r io.Reader, maxSize int64) (*store.Staged, error) {
 	if maxSize <= 0 {
 		maxSize = db.opts.MaxMessageSize
 	}
+	src := message.NewCRLFReader(r)
+	if limit := min(db.opts.InlineMax, maxSize); limit > 0 {
+		// Read into a pooled scratch buffer; keep an exact-size copy.
+		scratch := db.scratch(limit + 1)
+		n, err := readFull(ctx, src, *scratch)
+		if err != nil {
+			db.scratchBufs.Put(scratch)
+			return nil, err
+		}
+		if int64(n) <= limit {
+			data := bytes.Clone((*scratch)[:n])
+			db.scratchBufs.Put(scratch)
+			return db.stageInline(data)
+		}
+		// Too big to inline: what was read goes first into the blob.
+		head := bytes.Clone((*scratch)[:n])
+		db.scratchBufs.Put(scratch)
+		src = io.MultiReader(bytes.NewReader(head), src)
+	}
+	return db.stageBlob(ctx, src, maxSize)
+}
+
+// stageInline parses a message held in memory.
+func (db *DB) stageInline(data []byte) (*store.Staged, error) {
+	p, err := parseMessage(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		p = &message.Parsed{}
+	}
+	p.Size = int64(len(data))
+	sum := sha256.Sum256(data)
+	return &store.Staged{BlobID: hex.EncodeToString(sum[:]), Size: p.Size, Parsed: p, Inline: data}, nil
+}
+
+// stageBlob streams a message into blob storage and the parser at once.
+func (db *DB) stageBlob(ctx context.Context, src io.Reader, maxSize int64) (*store.Staged, error) {
 	pr, pw := io.Pipe()
 	type parsed struct {
 		p   *message.Parsed
@@ -35,7 +80,7 @@ func (db *DB) Stage(ctx context.Context, r io.Reader, maxSize int64) (*store.Sta
 		io.Copy(io.Discard, pr) // the parser may stop early; never block the tee
 		done <- parsed{p, err}
 	}()
-	id, size, err := db.blobs.Write(ctx, io.TeeReader(message.NewCRLFReader(r), pw), maxSize)
+	id, size, err := db.blobs.Write(ctx, io.TeeReader(src, pw), maxSize)
 	if err != nil {
 		pw.CloseWithError(err)
 	} else {
@@ -57,3 +102,51 @@ func (db *DB) Stage(ctx context.Context, r io.Reader, maxSize int64) (*store.Sta
 	p.Size = size
 	return &store.Staged{BlobID: id, Size: size, Parsed: p}, nil
 }
+
+// scratch returns a pooled buffer of n octets (Stage's read-ahead).
+func (db *DB) scratch(n int64) *[]byte {
+	if b, ok := db.scratchBufs.Get().(*[]byte); ok && int64(len(*b)) == n {
+		return b
+	}
+	b := make([]byte, n)
+	return &b
+}
+
+// readFull reads r into buf until EOF or buf is full, checking ctx between
+// reads, and returns how many octets it read.
+func readFull(ctx context.Context, r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		m, err := r.Read(buf[n:])
+		n += m
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+	return n, nil
+}
+
+// dropBody deletes an inline body that no message references any more
+// (after an expunge). A MOVE inserts the new row before expunging the
+// old one, so its body stays. Blob files are left to Check: removing a
+// file inside a transaction that may still roll back would lose it.
+func (w *wtx) dropBody(id string) error {
+	_, err := w.exec("DELETE FROM bodies WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM messages WHERE blob_id = ?1)", id)
+	return dbErr("drop body", err)
+}
+
+// dropBodiesOfMailbox and dropBodiesOfAccount delete the inline bodies
+// only the messages about to be deleted reference; run just before
+// deleting those rows.
+const (
+	dropBodiesOfMailbox = `DELETE FROM bodies WHERE id IN (SELECT blob_id FROM messages WHERE account_id = ?1 AND mailbox_id = ?2)
+		AND NOT EXISTS (SELECT 1 FROM messages o WHERE o.blob_id = bodies.id AND NOT (o.account_id = ?1 AND o.mailbox_id = ?2))`
+	dropBodiesOfAccount = `DELETE FROM bodies WHERE id IN (SELECT blob_id FROM messages WHERE account_id = ?1)
+		AND NOT EXISTS (SELECT 1 FROM messages o WHERE o.blob_id = bodies.id AND o.account_id != ?1)`
+)
