@@ -3,6 +3,7 @@ package imapserver
 import (
 	"errors"
 	"io"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -13,7 +14,22 @@ const maxIdleLine = 1024
 
 func itoa(n uint32) string { return strconv.FormatUint(uint64(n), 10) }
 
-// idleLine is what the IDLE reader goroutine read.
+// errIdleHandoff is returned by cmdIdle when the session is to wait for
+// DONE on a fresh goroutine (see session.serve): the goroutine that ran
+// the command so far returns, and with it the stack it grew in the store
+// (modernc.org/sqlite runs on the caller's stack), so an idling
+// connection costs one small goroutine blocked in Read.
+var errIdleHandoff = errors.New("idle: continue on a fresh goroutine")
+
+// errIdleLineTooLong ends a session whose IDLE continuation line is not
+// DONE and goes on past maxIdleLine.
+var errIdleLineTooLong = errors.New("IDLE line too long")
+
+// pastDeadline is a read deadline in the past: setting it wakes a blocked
+// Read at once.
+var pastDeadline = time.Unix(1, 0)
+
+// idleLine is what the IDLE reader goroutine read (COMPRESS sessions).
 type idleLine struct {
 	line string
 	err  error
@@ -21,8 +37,11 @@ type idleLine struct {
 
 // cmdIdle: IDLE (RFC 2177, RFC 9051 §6.3.13). Updates from other
 // sessions go out as they happen; the session holds no buffers while it
-// waits, and a goroutine reads the client's DONE straight from the
-// connection.
+// waits. Normally the wait runs on a fresh goroutine (errIdleHandoff, then
+// idleResume); a session with COMPRESS=DEFLATE waits in idleWait, whose
+// reader goroutine reads the client's DONE straight from the
+// decompressor (whose errors are sticky, so its reads must not be
+// interrupted).
 func cmdIdle(s *session, c *command) error {
 	if !s.dec.ExpectCRLF() {
 		return nil
@@ -36,20 +55,25 @@ func cmdIdle(s *session, c *command) error {
 	if err := s.enc.Flush(); err != nil {
 		return &fatalError{err}
 	}
-	var line string
 	if s.br.Buffered() > 0 {
 		l, err := s.readAuthLine()
 		if err != nil {
 			return err
 		}
-		line = string(l)
-	} else {
-		l, err := s.idleWait()
-		if err != nil {
-			return err
-		}
-		line = l
+		return s.idleDone(c, string(l))
 	}
+	if s.deflate == nil {
+		return errIdleHandoff
+	}
+	line, err := s.idleWait()
+	if err != nil {
+		return err
+	}
+	return s.idleDone(c, line)
+}
+
+// idleDone ends IDLE once the client sent line.
+func (s *session) idleDone(c *command, line string) error {
 	if !strings.EqualFold(strings.TrimRight(line, "\r\n"), "DONE") {
 		return errBad("Expected DONE")
 	}
@@ -60,13 +84,123 @@ func cmdIdle(s *session, c *command) error {
 	return nil
 }
 
+// idleResume is the rest of cmdIdle after errIdleHandoff, on the fresh
+// goroutine: it waits for DONE and returns what cmdIdle would have.
+func (s *session) idleResume(c *command) error {
+	line, err := s.idleRead()
+	if err != nil {
+		return err
+	}
+	return s.idleDone(c, line)
+}
+
+// idleRead waits for the line that ends IDLE on the session's own
+// goroutine, holding no buffers, and sends updates as the hub reports
+// them. The hub wakes the blocked Read by moving the read deadline into
+// the past (Subscription.SetWake); woken tells such a wake from the
+// autologout deadline and from Shutdown's interrupt.
+func (s *session) idleRead() (string, error) {
+	s.releaseBuffers()
+	defer s.acquireBuffers()
+	if s.sub != nil {
+		s.sub.SetWake(s.wakeIdle)
+		// After SetWake(nil) no wake runs; a deadline it set just before
+		// is replaced before the next command is read (waitForInput).
+		defer s.sub.SetWake(nil)
+	}
+	deadline := time.Now().Add(s.srv.opts.IdleTimeout)
+	var line []byte
+	for empty := 0; len(line) < maxIdleLine; {
+		if s.woken.Swap(false) {
+			if err := s.idleUpdate(); err != nil {
+				s.rawConn.SetReadDeadline(time.Time{})
+				return "", &fatalError{err}
+			}
+		}
+		s.rawConn.SetReadDeadline(deadline)
+		// A wake or a Shutdown between the checks above and the new
+		// deadline had its past deadline overwritten; look again.
+		if s.woken.Load() {
+			continue
+		}
+		if s.srv.closing.Load() {
+			return "", s.bye("Server shutting down")
+		}
+		n, err := s.src.r.Read(s.one[:])
+		if n > 0 {
+			empty = 0
+			line = append(line, s.one[0])
+			if s.one[0] == '\n' {
+				return string(line), nil
+			}
+			continue
+		}
+		if err == nil {
+			if empty++; empty > 100 {
+				return "", &fatalError{io.ErrNoProgress}
+			}
+			continue
+		}
+		var ne net.Error
+		if !errors.As(err, &ne) || !ne.Timeout() {
+			return "", &fatalError{s.readError(err)}
+		}
+		switch {
+		case s.woken.Load():
+			// an update: handled at the top of the loop
+		case s.srv.closing.Load():
+			return "", s.bye("Server shutting down")
+		case !time.Now().Before(deadline):
+			return "", s.bye("Autologout; idle for too long")
+		}
+	}
+	return "", &fatalError{errIdleLineTooLong}
+}
+
+// wakeIdle is the hub's wake for a session in idleRead: it runs on the
+// publisher's goroutine and interrupts the session's blocked Read.
+func (s *session) wakeIdle() {
+	s.woken.Store(true)
+	s.rawConn.SetReadDeadline(pastDeadline)
+}
+
+// idleUpdate tells an idling client what changed. The store is asked
+// first, holding no buffer, so that thousands of sessions woken by one
+// delivery do not each hold a buffer while they wait for the one shared
+// query; then a pooled writer is taken only to encode and send the
+// update (DESIGN.md §4).
+func (s *session) idleUpdate() error {
+	if s.notify != nil {
+		// NOTIFY reports on other mailboxes as it reads them.
+		s.acquireWriter()
+		err := s.sync(true)
+		if err == nil {
+			err = s.enc.Flush()
+		}
+		s.releaseBuffers()
+		return err
+	}
+	p, err := s.syncRead(true)
+	if err != nil || p.empty(s.sel) {
+		return err
+	}
+	s.acquireWriter()
+	err = s.syncWrite(&p)
+	if err == nil {
+		err = s.enc.Flush()
+	}
+	s.releaseBuffers()
+	return err
+}
+
 // idleWait releases the buffers and waits for DONE, sending updates as the
-// hub reports them.
+// hub reports them, with a second goroutine reading the client's line
+// (COMPRESS=DEFLATE sessions only; see cmdIdle).
 func (s *session) idleWait() (string, error) {
 	s.releaseBuffers()
 	defer s.acquireBuffers()
 	lines := make(chan idleLine, 1)
-	conn := s.src.r // the connection, or the decompressor over it
+	conn := s.src.r // the decompressor over the connection
 	s.rawConn.SetReadDeadline(time.Time{})
 	go func() {
 		var buf []byte
@@ -88,7 +222,7 @@ func (s *session) idleWait() (string, error) {
 				return
 			}
 		}
-		lines <- idleLine{err: errors.New("IDLE line too long")}
+		lines <- idleLine{err: errIdleLineTooLong}
 	}()
 	var events <-chan struct{} // nil (never ready) unless a mailbox is selected
 	if s.sub != nil {
@@ -109,12 +243,7 @@ func (s *session) idleWait() (string, error) {
 			}
 			return l.line, nil
 		case <-events:
-			s.acquireBuffers()
-			err := s.sync(true)
-			if err == nil {
-				err = s.enc.Flush()
-			}
-			s.releaseBuffers()
+			err := s.idleUpdate()
 			if err != nil {
 				s.rawConn.SetReadDeadline(time.Now())
 				<-lines

@@ -88,6 +88,10 @@ type Server struct {
 	closing atomic.Bool
 	done    chan struct{}
 
+	// claims are the \Recent claims running, per mailbox (claimRecent).
+	claimMu sync.Mutex
+	claims  map[recentKey]*recentClaim
+
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	sessions  map[*session]struct{}
@@ -118,6 +122,7 @@ func New(opts Options) *Server {
 		done:      make(chan struct{}),
 		listeners: make(map[net.Listener]struct{}),
 		sessions:  make(map[*session]struct{}),
+		claims:    make(map[recentKey]*recentClaim),
 	}
 	s.readers.New = func() any { return bufio.NewReaderSize(nil, bufferSize) }
 	s.writers.New = func() any { return bufio.NewWriterSize(nil, bufferSize) }
@@ -126,6 +131,19 @@ func New(opts Options) *Server {
 		return fw
 	}
 	return s
+}
+
+// recentKey names a mailbox for claimRecent.
+type recentKey struct {
+	account store.AccountID
+	mailbox store.MailboxID
+}
+
+// recentClaim is a mailbox's \Recent claims in progress: how many, and
+// the greatest UID they cover.
+type recentClaim struct {
+	upTo    store.UID
+	running int
 }
 
 // ErrServerClosed is returned by Serve after Shutdown.

@@ -10,6 +10,7 @@ import (
 	"net"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/postern/postern/internal/auth"
@@ -95,8 +96,9 @@ type enabled struct {
 	uidOnly   bool // RFC 9586
 }
 
-// session is one IMAP connection. Only its own goroutine touches it, except
-// interrupt, which Shutdown calls.
+// session is one IMAP connection. Only its own goroutine touches it (one
+// at a time: see serve), except interrupt, which Shutdown calls, and
+// wakeIdle, which the hub calls.
 type session struct {
 	srv     *Server
 	id      uint64
@@ -126,6 +128,10 @@ type session struct {
 	deflate *deflateWriter
 	// notify is what NOTIFY SET asked for (RFC 5465), or nil.
 	notify *notifySpec
+	// idleCmd is the IDLE command handed to a fresh goroutine (serve).
+	idleCmd *command
+	// woken is set by the hub's wake while the session idles (idleRead).
+	woken atomic.Bool
 }
 
 func newSession(srv *Server, conn net.Conn) *session {
@@ -159,6 +165,12 @@ func (s *session) acquireBuffers() {
 		s.br.Reset(&s.src)
 		s.dec.Reset(s.br)
 	}
+	s.acquireWriter()
+}
+
+// acquireWriter takes only the output buffer (an idling session that has
+// an update to send).
+func (s *session) acquireWriter() {
 	if s.bw == nil {
 		s.bw = s.srv.writers.Get().(*bufio.Writer)
 		s.bw.Reset(&s.out)
@@ -188,34 +200,30 @@ func (s *session) releaseBuffers() {
 	s.dec.Reset(nil)
 }
 
+// run is the connection's first goroutine: the TLS handshake (IMAPS),
+// the greeting, then commands (serve).
 func (s *session) run() {
-	defer s.srv.removeSession(s)
+	if s.start() {
+		s.serve(nil)
+		return
+	}
+	s.end()
+}
+
+// start does the implicit TLS handshake and sends the greeting; false
+// means the connection is to be closed.
+func (s *session) start() (ok bool) {
 	defer func() {
 		if r := recover(); r != nil {
-			// A bug must not take the server down; the session state is
-			// suspect, so the connection ends.
 			s.log.Error("session panic", "panic", r, "stack", string(debug.Stack()))
-			if s.bw != nil {
-				s.enc.Reset(s.bw)
-				s.enc.Atom("* BYE Internal server error").CRLF()
-				s.enc.Flush()
-			}
+			ok = false
 		}
-		s.cancel()
-		if s.sub != nil {
-			s.sub.Close()
-		}
-		if s.releaseLogin != nil {
-			s.releaseLogin()
-		}
-		s.conn.Close()
-		s.releaseBuffers()
 	}()
 	if tc, ok := s.conn.(*tls.Conn); ok {
 		s.rawConn.SetDeadline(time.Now().Add(tlsHandshakeTimeout))
 		if err := tc.HandshakeContext(s.ctx); err != nil {
 			s.log.Debug("tls handshake failed", "err", err)
-			return
+			return false
 		}
 		s.rawConn.SetDeadline(time.Time{})
 		cs := tc.ConnectionState()
@@ -225,19 +233,83 @@ func (s *session) run() {
 	s.acquireBuffers()
 	s.enc.Atom("* OK [CAPABILITY ").Atom(strings.Join(s.capabilities(), " ")).Atom("] ").
 		Atom(s.srv.opts.Hostname).Atom(" postern IMAP server ready").CRLF()
+	return true
+}
+
+// serve runs commands until the session ends, when it cleans up (end).
+// When a command enters IDLE (errIdleHandoff), serve starts a fresh
+// goroutine that runs serve(idle), which first waits for the client's
+// DONE and finishes the IDLE command, and returns: the goroutine's stack,
+// grown by store calls, goes back to the runtime while the connection
+// idles. Only one goroutine at a time runs serve for a session.
+func (s *session) serve(idle *command) {
+	handedOff := false
+	defer s.exit(&handedOff)
+	if idle != nil {
+		err := s.finish(idle, commands["IDLE"], s.idleResume(idle))
+		if err != nil {
+			s.ended(err)
+			return
+		}
+	}
 	for {
 		err := s.serveCommand()
 		if err == nil {
 			continue
 		}
-		if !errors.Is(err, errLogout) {
-			s.log.Debug("session ends", "err", err)
+		if errors.Is(err, errIdleHandoff) {
+			handedOff = true
+			next := s.idleCmd
+			s.idleCmd = nil
+			go s.serve(next)
+			return
 		}
-		if s.bw != nil {
-			s.enc.Flush()
-		}
+		s.ended(err)
 		return
 	}
+}
+
+// ended logs why the command loop stopped and flushes what is left.
+func (s *session) ended(err error) {
+	if !errors.Is(err, errLogout) {
+		s.log.Debug("session ends", "err", err)
+	}
+	if s.bw != nil {
+		s.enc.Flush()
+	}
+}
+
+// exit is serve's deferred call: unless the session was handed to another
+// goroutine, it recovers from a panic (a bug must not take the server
+// down; the session state is suspect, so the connection ends) and ends
+// the session.
+func (s *session) exit(handedOff *bool) {
+	if *handedOff {
+		return
+	}
+	if r := recover(); r != nil {
+		s.log.Error("session panic", "panic", r, "stack", string(debug.Stack()))
+		if s.bw != nil {
+			s.enc.Reset(s.bw)
+			s.enc.Atom("* BYE Internal server error").CRLF()
+			s.enc.Flush()
+		}
+	}
+	s.end()
+}
+
+// end releases everything the session holds and closes the connection.
+func (s *session) end() {
+	defer s.srv.removeSession(s)
+	s.cancel()
+	if s.sub != nil {
+		s.sub.Close()
+	}
+	if s.releaseLogin != nil {
+		s.releaseLogin()
+	}
+	s.conn.Close()
+	s.releaseBuffers()
 }
 
 // bye sends an untagged BYE and flushes.
@@ -361,6 +433,10 @@ func (s *session) serveCommand() error {
 		return s.badLine(c.tag, name+" not allowed in the "+s.state.String()+" state", &c)
 	}
 	err := spec.run(s, &c)
+	if errors.Is(err, errIdleHandoff) {
+		s.idleCmd = &c
+		return err
+	}
 	return s.finish(&c, spec, err)
 }
 

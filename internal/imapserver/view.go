@@ -197,18 +197,46 @@ func hasFlag(flags []string, f string) bool {
 // writes the untagged responses the client may get now: EXPUNGE only when
 // allowExpunge (RFC 9051 §7.5.1), then EXISTS/RECENT, then FETCH FLAGS.
 func (s *session) sync(allowExpunge bool) error {
+	p, err := s.syncRead(allowExpunge)
+	if err != nil {
+		return err
+	}
+	return s.syncWrite(&p)
+}
+
+// syncUpdate is what syncRead found and syncWrite tells the client.
+type syncUpdate struct {
+	allowExpunge bool
+	// added are new messages, already in the view (at its end).
+	added []store.MessageRef
+	// changedFlags are messages of the view whose flags changed.
+	changedFlags []store.UID
+}
+
+// empty tells that syncWrite would write nothing.
+func (p *syncUpdate) empty(v *view) bool {
+	return len(p.added) == 0 && len(p.changedFlags) == 0 &&
+		(v == nil || !p.allowExpunge || len(v.expunged) == 0)
+}
+
+// syncRead is the first half of sync: it drains the hub, asks the store
+// what changed and updates the view, writing nothing unless NOTIFY is on
+// (notifyOthers reports other mailboxes as it reads them; the caller
+// then holds the output buffer).
+func (s *session) syncRead(allowExpunge bool) (syncUpdate, error) {
+	p := syncUpdate{allowExpunge: allowExpunge}
 	if s.sub == nil {
-		return nil
+		return p, nil
 	}
 	events, overflowed := s.sub.Drain()
 	if s.notify != nil {
 		if err := s.notifyOthers(events, overflowed); err != nil {
-			return err
+			return p, err
 		}
 	}
 	v := s.sel
 	if v == nil {
-		return nil
+		return p, nil
 	}
 	relevant := overflowed
 	for _, ev := range events {
@@ -220,97 +248,136 @@ func (s *session) sync(allowExpunge bool) error {
 			relevant = true
 		}
 	}
-	var changedFlags []store.UID
-	var added []store.MessageRef
-	if relevant {
-		floor := v.syncModSeq
-		ch, err := s.srv.opts.Store.ChangesSince(s.ctx, s.account.ID, v.mbox.ID, v.syncModSeq)
-		if errors.Is(err, store.ErrNoMailbox) {
-			// Deleted under us: every message is gone.
-			for _, u := range v.uids {
-				v.expunged[u] = true
-			}
-			ch, err = store.Changes{HighestModSeq: v.syncModSeq}, nil
+	if !relevant {
+		return p, nil
+	}
+	floor := v.syncModSeq
+	ch, err := s.srv.opts.Store.ChangesSince(s.ctx, s.account.ID, v.mbox.ID, v.syncModSeq)
+	if errors.Is(err, store.ErrNoMailbox) {
+		// Deleted under us: every message is gone.
+		for _, u := range v.uids {
+			v.expunged[u] = true
 		}
-		if err != nil {
-			return err
-		}
-		if ch.TombstonesPruned {
-			if ch, err = s.fullChanges(v); err != nil {
-				return err
-			}
-		}
-		for _, r := range ch.Changed {
-			if i := v.index(r.UID); i >= 0 {
-				if !sameFlags(v.flags[i], r.Flags) {
-					v.flags[i] = r.Flags
-					changedFlags = append(changedFlags, r.UID)
-				}
-				v.modseqs[i] = r.ModSeq
-				continue
-			}
-			if r.UID > v.lastUID() && (len(added) == 0 || r.UID > added[len(added)-1].UID) {
-				added = append(added, r)
-			}
-		}
-		for _, u := range ch.Vanished {
-			if v.index(u) >= 0 {
-				v.expunged[u] = true
-			}
-		}
-		if len(v.expunged) > 0 && v.expungeFloor == 0 {
-			v.expungeFloor = max(floor, 1)
-		}
-		if ch.HighestModSeq > v.syncModSeq {
-			v.syncModSeq = ch.HighestModSeq
+		ch, err = store.Changes{HighestModSeq: v.syncModSeq}, nil
+	}
+	if err != nil {
+		return p, err
+	}
+	if ch.TombstonesPruned {
+		if ch, err = s.fullChanges(v); err != nil {
+			return p, err
 		}
 	}
-	if allowExpunge && len(v.expunged) > 0 {
+	last := v.lastUID()
+	for _, r := range ch.Changed {
+		if i := v.index(r.UID); i >= 0 {
+			if !sameFlags(v.flags[i], r.Flags) {
+				v.flags[i] = r.Flags
+				p.changedFlags = append(p.changedFlags, r.UID)
+			}
+			v.modseqs[i] = r.ModSeq
+			continue
+		}
+		if r.UID > last && (len(p.added) == 0 || r.UID > p.added[len(p.added)-1].UID) {
+			p.added = append(p.added, r)
+		}
+	}
+	for _, u := range ch.Vanished {
+		if v.index(u) >= 0 {
+			v.expunged[u] = true
+		}
+	}
+	if len(v.expunged) > 0 && v.expungeFloor == 0 {
+		v.expungeFloor = max(floor, 1)
+	}
+	if ch.HighestModSeq > v.syncModSeq {
+		v.syncModSeq = ch.HighestModSeq
+	}
+	for _, r := range p.added {
+		v.uids = append(v.uids, r.UID)
+		v.flags = append(v.flags, r.Flags)
+		v.modseqs = append(v.modseqs, r.ModSeq)
+	}
+	if len(p.added) > 0 && !v.readOnly {
+		if first, ok := s.claimRecent(v, p.added[len(p.added)-1].UID); ok {
+			for _, r := range p.added {
+				if r.UID >= first {
+					v.recent[r.UID] = true
+				}
+			}
+		}
+	}
+	return p, nil
+}
+
+// syncWrite is the second half of sync: it writes what syncRead found.
+func (s *session) syncWrite(p *syncUpdate) error {
+	v := s.sel
+	if v == nil {
+		return nil
+	}
+	if p.allowExpunge && len(v.expunged) > 0 {
 		s.writeExpunges(v, nil)
 	}
 	var newFlags [][]string
-	for _, r := range added {
+	for _, r := range p.added {
 		newFlags = append(newFlags, r.Flags)
 	}
-	for _, u := range changedFlags {
+	for _, u := range p.changedFlags {
 		if i := v.index(u); i >= 0 {
 			newFlags = append(newFlags, v.flags[i])
 		}
 	}
 	s.announceKeywords(v, newFlags...)
-	if len(added) > 0 {
-		for _, r := range added {
-			v.uids = append(v.uids, r.UID)
-			v.flags = append(v.flags, r.Flags)
-			v.modseqs = append(v.modseqs, r.ModSeq)
-		}
-		if !v.readOnly {
-			first, err := s.srv.opts.Store.ClaimRecent(s.ctx, s.account.ID, v.mbox.ID)
-			if err == nil {
-				for _, r := range added {
-					if r.UID >= first {
-						v.recent[r.UID] = true
-					}
-				}
-			}
-		}
+	if len(p.added) > 0 {
 		s.enc.Atom("* ").Number(uint32(len(v.uids))).Atom(" EXISTS").CRLF()
 		if !s.enabled.rev2 {
 			s.enc.Atom("* ").Number(uint32(len(v.recent))).Atom(" RECENT").CRLF()
 		}
-		if err := s.notifyNewMessages(v, added); err != nil {
+		if err := s.notifyNewMessages(v, p.added); err != nil {
 			return err
 		}
 	}
-	for _, u := range changedFlags {
+	for _, u := range p.changedFlags {
 		if i := v.index(u); i >= 0 && !v.expunged[u] {
 			s.writeFlagsFetch(v, i, true)
 		}
 	}
-	if len(changedFlags) > 0 {
+	if len(p.changedFlags) > 0 {
 		s.writeModSeqFloor(v)
 	}
 	return nil
+}
+
+// claimRecent claims \Recent (RFC 3501 §2.3.2) for the messages up to
+// upTo, unless another session of this server is claiming them right now:
+// that one gets them (only one session may), so this one need not queue
+// a store write behind it. When one delivery wakes thousands of idling
+// sessions of a mailbox, one of them claims and the rest go on at once.
+// ok is false when nothing was claimed.
+func (s *session) claimRecent(v *view, upTo store.UID) (first store.UID, ok bool) {
+	key := recentKey{s.account.ID, v.mbox.ID}
+	srv := s.srv
+	srv.claimMu.Lock()
+	c := srv.claims[key]
+	if c != nil && c.upTo >= upTo {
+		srv.claimMu.Unlock()
+		return 0, false
+	}
+	if c == nil {
+		c = &recentClaim{}
+		srv.claims[key] = c
+	}
+	c.upTo = upTo
+	c.running++
+	srv.claimMu.Unlock()
+	first, err := srv.opts.Store.ClaimRecent(s.ctx, s.account.ID, v.mbox.ID)
+	srv.claimMu.Lock()
+	if c.running--; c.running == 0 {
+		delete(srv.claims, key)
+	}
+	srv.claimMu.Unlock()
+	return first, err == nil
 }
 
 // writeModSeqFloor follows FETCH responses carrying MODSEQ while expunges

@@ -64,6 +64,20 @@ type Subscription struct {
 	mu         sync.Mutex
 	events     []Event
 	overflowed bool
+	// wake, when set, is called after events are queued (SetWake).
+	wake func()
+}
+
+// SetWake installs f to be called, in addition to signalling C, each time
+// events are queued; nil removes it. f runs on the publisher's goroutine
+// with the subscription locked, so it must be quick and must not call
+// back into the subscription; once SetWake(nil) returns, f is not running
+// and will not run again. An IMAP session in IDLE uses it to interrupt its
+// blocked read instead of keeping a second goroutine waiting on C.
+func (s *Subscription) SetWake(f func()) {
+	s.mu.Lock()
+	s.wake = f
+	s.mu.Unlock()
 }
 
 // Subscribe starts receiving events for an account. Call Close when done.
@@ -111,6 +125,9 @@ func (s *Subscription) push(evs []Event) {
 		s.overflowed = true
 	} else {
 		s.events = append(s.events, evs...)
+	}
+	if s.wake != nil {
+		s.wake()
 	}
 	s.mu.Unlock()
 	select {
