@@ -257,7 +257,10 @@ func TestCheckAndTransfer(t *testing.T) {
 	c.fails(1, `no account "nobody"`, "import", "--user", "nobody", "--format", "mbox", out)
 	c.fails(1, "", "export", "--user", "alice", "--format", "mbox", "--mailbox", "INBOX", out) // exists
 
-	// A lost message body is a problem check reports, exiting 1.
+	// A lost message body is a problem check reports, exiting 1. Bodies up
+	// to 128 KiB are kept inside the database; a larger one has a file.
+	big := "From: a@example.org\r\nSubject: big\r\n\r\n" + strings.Repeat("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\r\n", 3000)
+	c.ok(big, "deliver", "--user", "alice")
 	var blobs []string
 	filepath.WalkDir(filepath.Join(c.data, "blobs"), func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
