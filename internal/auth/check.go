@@ -32,10 +32,7 @@ func (s *Service) CheckPassword(ctx context.Context, c ConnInfo, username, passw
 	// slow hash; failures always take the full check.
 	ok, upgrade := s.verified.check(g.account, g.secrets, password), false
 	if !ok {
-		ok, upgrade = s.verify(g.secrets, password)
-		if ok && !upgrade {
-			s.verified.add(g.account, g.secrets, password)
-		}
+		ok, upgrade = s.verifyAccount(g, password)
 	}
 	if g.locked {
 		// Locked accounts get the ordinary failure after the ordinary
@@ -101,9 +98,27 @@ func (s *Service) succeeded(addr netip.Addr, user string) {
 // verify checks a password against stored records, holding one of the
 // hashing slots. upgrade says the records should be rewritten.
 func (s *Service) verify(secrets map[string]string, password string) (ok, upgrade bool) {
-	s.hashSlots <- struct{}{}
-	defer func() { <-s.hashSlots }()
-	return verifyPassword(secrets, password)
+	s.hashes.do(func() { ok, upgrade = verifyPassword(secrets, password) })
+	return ok, upgrade
+}
+
+// verifyAccount is verify for an existing account, remembering a success
+// in the cache. The cache is asked again once a hashing slot is held: a
+// client that opens many connections at once (a phone, a benchmark, a
+// mail client's folder sync) makes many checks of the same password, and
+// all but the first that finishes then skip the hash.
+func (s *Service) verifyAccount(g gated, password string) (ok, upgrade bool) {
+	s.hashes.do(func() {
+		if s.verified.check(g.account, g.secrets, password) {
+			ok = true
+			return
+		}
+		ok, upgrade = verifyPassword(g.secrets, password)
+		if ok && !upgrade {
+			s.verified.add(g.account, g.secrets, password)
+		}
+	})
+	return ok, upgrade
 }
 
 // dummySecrets is what an unknown user is checked against: an argon2id
@@ -123,7 +138,11 @@ func (s *Service) dummySecrets() map[string]string {
 // other records (a plaintext-equivalent secret stays). Failure is logged
 // only: the login itself succeeded.
 func (s *Service) upgradeSecrets(ctx context.Context, account string, old map[string]string, password string) {
-	fresh, err := HashPasswordWith(password, HashOptions{SCRAMIterations: s.cfg.SCRAMIterations})
+	var fresh map[string]string
+	var err error
+	s.hashes.do(func() {
+		fresh, err = HashPasswordWith(password, HashOptions{SCRAMIterations: s.cfg.SCRAMIterations})
+	})
 	if err != nil {
 		s.log.Error("auth: rehash", "account", account, "err", err)
 		return

@@ -98,8 +98,8 @@ type Service struct {
 	throttle *Throttle
 	log      *slog.Logger
 
-	// hashSlots bounds concurrent argon2id computations (64 MiB each).
-	hashSlots chan struct{}
+	// hashes bounds concurrent argon2id computations (64 MiB each).
+	hashes    *hashGate
 	dummyOnce sync.Once
 	dummy     map[string]string
 	// fakeSalt keys the made-up SCRAM salts of unknown users.
@@ -146,16 +146,16 @@ func Open(accounts Accounts, cfg Config) (*Service, error) {
 	}
 	cfg.PlainSecretKey = slices.Clone(cfg.PlainSecretKey)
 	s := &Service{
-		accounts:  accounts,
-		cfg:       cfg,
-		trusted:   trusted,
-		masters:   make(map[string]bool),
-		throttle:  NewThrottle(),
-		log:       log,
-		hashSlots: make(chan struct{}, 4),
-		fakeSalt:  randomBytes(32),
-		sessions:  make(map[string]int),
-		now:       time.Now,
+		accounts: accounts,
+		cfg:      cfg,
+		trusted:  trusted,
+		masters:  make(map[string]bool),
+		throttle: NewThrottle(),
+		log:      log,
+		hashes:   newHashGate(4),
+		fakeSalt: randomBytes(32),
+		sessions: make(map[string]int),
+		now:      time.Now,
 	}
 	for _, m := range cfg.MasterUsers {
 		s.masters[strings.ToLower(m)] = true
