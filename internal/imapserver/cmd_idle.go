@@ -3,7 +3,7 @@ package imapserver
 import (
 	"errors"
 	"io"
-	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -141,8 +141,7 @@ func (s *session) idleRead() (string, error) {
 			}
 			continue
 		}
-		var ne net.Error
-		if !errors.As(err, &ne) || !ne.Timeout() {
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
 			return "", &fatalError{s.readError(err)}
 		}
 		switch {

@@ -97,7 +97,7 @@ func cmdSelect(s *session, c *command) error {
 	first := mb.FirstRecentUID
 	if !v.readOnly {
 		var err error
-		first, err = st.ClaimRecent(s.ctx, s.account.ID, mb.ID)
+		first, err = st.ClaimRecent(s.ctx, s.account.ID, mb.ID, v.lastUID())
 		if err != nil {
 			s.deselect()
 			return err

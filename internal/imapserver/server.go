@@ -92,6 +92,10 @@ type Server struct {
 	claimMu sync.Mutex
 	claims  map[recentKey]*recentClaim
 
+	// changes shares the store's answers about what changed in a mailbox
+	// among its sessions (changesSince).
+	changes changesCache
+
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	sessions  map[*session]struct{}
@@ -139,8 +143,8 @@ type recentKey struct {
 	mailbox store.MailboxID
 }
 
-// recentClaim is a mailbox's \Recent claims in progress: how many, and
-// the greatest UID they cover.
+// recentClaim is what this server claimed of a mailbox's \Recent: the
+// greatest UID claimed or being claimed, and how many claims run.
 type recentClaim struct {
 	upTo    store.UID
 	running int

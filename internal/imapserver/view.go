@@ -238,21 +238,33 @@ func (s *session) syncRead(allowExpunge bool) (syncUpdate, error) {
 	if v == nil {
 		return p, nil
 	}
-	relevant := overflowed
+	// need is the mod-sequence the store's answer must reach to cover
+	// every change drained; 0 when not known (overflow, mailbox deleted).
+	relevant, need := overflowed, uint64(0)
+	known := !overflowed
 	for _, ev := range events {
 		if ev.Mailbox != v.mbox.ID {
 			continue
 		}
 		switch ev.Kind {
-		case store.EventAppend, store.EventFlags, store.EventExpunge, store.EventMailboxDelete:
+		case store.EventAppend, store.EventFlags, store.EventExpunge:
 			relevant = true
+			if ev.ModSeq == 0 {
+				known = false
+			}
+			need = max(need, ev.ModSeq)
+		case store.EventMailboxDelete:
+			relevant, known = true, false
 		}
+	}
+	if !known {
+		need = 0
 	}
 	if !relevant {
 		return p, nil
 	}
 	floor := v.syncModSeq
-	ch, err := s.srv.opts.Store.ChangesSince(s.ctx, s.account.ID, v.mbox.ID, v.syncModSeq)
+	ch, err := s.changesSince(v, need)
 	if errors.Is(err, store.ErrNoMailbox) {
 		// Deleted under us: every message is gone.
 		for _, u := range v.uids {
@@ -361,24 +373,39 @@ func (s *session) claimRecent(v *view, upTo store.UID) (first store.UID, ok bool
 	srv.claimMu.Lock()
 	c := srv.claims[key]
 	if c != nil && c.upTo >= upTo {
+		// Claimed, or being claimed, by another session already.
 		srv.claimMu.Unlock()
 		return 0, false
 	}
 	if c == nil {
+		if len(srv.claims) >= maxRecentClaims {
+			// Forgetting finished claims costs only a store read each.
+			for k, old := range srv.claims {
+				if old.running == 0 {
+					delete(srv.claims, k)
+				}
+			}
+		}
 		c = &recentClaim{}
 		srv.claims[key] = c
 	}
+	before := c.upTo
 	c.upTo = upTo
 	c.running++
 	srv.claimMu.Unlock()
-	first, err := srv.opts.Store.ClaimRecent(s.ctx, s.account.ID, v.mbox.ID)
+	first, err := srv.opts.Store.ClaimRecent(s.ctx, s.account.ID, v.mbox.ID, upTo)
 	srv.claimMu.Lock()
-	if c.running--; c.running == 0 {
-		delete(srv.claims, key)
+	c.running--
+	if err != nil && c.upTo == upTo {
+		c.upTo = before // not claimed after all: the next session tries
 	}
 	srv.claimMu.Unlock()
 	return first, err == nil
 }
+
+// maxRecentClaims bounds the mailboxes whose claimed \Recent range the
+// server remembers.
+const maxRecentClaims = 4096
 
 // writeModSeqFloor follows FETCH responses carrying MODSEQ while expunges
 // wait to be told: RFC 7162 §3.2 (errata 1810 of RFC 5162) requires a

@@ -252,9 +252,14 @@ type Store interface {
 	SetSubscribed(ctx context.Context, account AccountID, name string, on bool) error
 	Subscriptions(ctx context.Context, account AccountID) ([]string, error)
 	Status(ctx context.Context, account AccountID, mailbox MailboxID) (Status, error)
-	// ClaimRecent returns the mailbox's FirstRecentUID and moves it to
-	// UIDNEXT, atomically: exactly one session sees a message as \Recent.
-	ClaimRecent(ctx context.Context, account AccountID, mailbox MailboxID) (UID, error)
+	// ClaimRecent claims \Recent for the messages up to upTo that no
+	// session has claimed yet: it returns the mailbox's FirstRecentUID and,
+	// when that is not above upTo, moves it past upTo, atomically, so that
+	// exactly one session sees a message as \Recent. The caller marks its
+	// messages from the returned UID through upTo; upTo is the last UID the
+	// caller knows, so that a message delivered meanwhile stays unclaimed
+	// for the session that will see it.
+	ClaimRecent(ctx context.Context, account AccountID, mailbox MailboxID, upTo UID) (UID, error)
 
 	// Stage writes a message to blob storage (bare LF becomes CRLF) and
 	// parses it; Append makes the bytes durable together with the row. It reads r to EOF; past maxSize octets it stops

@@ -129,13 +129,22 @@ func TestAppendFetch(t *testing.T) {
 	}
 	db.Expunge(ctx, a.ID, inbox.ID, []store.UID{res3[0].UID})
 
-	first, err := db.ClaimRecent(ctx, a.ID, inbox.ID)
+	// A claim covers only the UIDs the claimer knows.
+	first, err := db.ClaimRecent(ctx, a.ID, inbox.ID, 1)
 	if err != nil || first != 1 {
 		t.Fatalf("claim %v %v", first, err)
 	}
-	first, _ = db.ClaimRecent(ctx, a.ID, inbox.ID)
-	if first != 4 {
+	first, err = db.ClaimRecent(ctx, a.ID, inbox.ID, 1)
+	if err != nil || first != 2 {
+		t.Fatalf("claim of nothing new %v %v", first, err)
+	}
+	first, _ = db.ClaimRecent(ctx, a.ID, inbox.ID, 100)
+	if first != 2 {
 		t.Fatalf("second claim %v", first)
+	}
+	first, _ = db.ClaimRecent(ctx, a.ID, inbox.ID, 100)
+	if first != 4 {
+		t.Fatalf("third claim %v", first)
 	}
 	mustClean(t, db)
 }

@@ -406,10 +406,11 @@ func (db *DB) Status(ctx context.Context, account store.AccountID, mailbox store
 }
 
 // ClaimRecent hands the \Recent messages to one session (RFC 3501 §2.3.2).
-func (db *DB) ClaimRecent(ctx context.Context, account store.AccountID, mailbox store.MailboxID) (store.UID, error) {
+func (db *DB) ClaimRecent(ctx context.Context, account store.AccountID, mailbox store.MailboxID, upTo store.UID) (store.UID, error) {
 	// Fast path: nothing recent to claim needs no write (a SELECT of an
 	// unchanged mailbox must not queue behind deliveries). The read is
-	// shared by concurrent claimers (many IDLE sessions woken at once).
+	// shared by concurrent claimers (many IDLE sessions woken at once),
+	// never older than the call (freshFlight).
 	key := strconv.FormatInt(int64(account), 10) + "/" + strconv.FormatInt(int64(mailbox), 10)
 	v, err, _ := db.mailboxFlight.Do(key, func() (any, error) {
 		return db.MailboxByID(context.WithoutCancel(ctx), account, mailbox)
@@ -417,7 +418,7 @@ func (db *DB) ClaimRecent(ctx context.Context, account store.AccountID, mailbox 
 	if err != nil {
 		return 0, err
 	}
-	if mb := v.(store.Mailbox); mb.FirstRecentUID >= mb.UIDNext {
+	if mb := v.(store.Mailbox); mb.FirstRecentUID > upTo || mb.FirstRecentUID >= mb.UIDNext {
 		return mb.FirstRecentUID, nil
 	}
 	var first store.UID
@@ -427,10 +428,10 @@ func (db *DB) ClaimRecent(ctx context.Context, account store.AccountID, mailbox 
 			return err
 		}
 		first = mb.FirstRecentUID
-		if first == mb.UIDNext {
+		if first > upTo || first >= mb.UIDNext {
 			return nil
 		}
-		_, err = w.exec("UPDATE mailboxes SET first_recent_uid = uidnext WHERE account_id = ? AND id = ?", account, mailbox)
+		_, err = w.exec("UPDATE mailboxes SET first_recent_uid = ? WHERE account_id = ? AND id = ?", min(upTo+1, mb.UIDNext), account, mailbox)
 		return dbErr("claim recent", err)
 	})
 	return first, err

@@ -1,0 +1,111 @@
+package imapserver
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/postern/postern/internal/store"
+)
+
+func TestChangesCache(t *testing.T) {
+	var c changesCache
+	k := changesKey{account: 1, mailbox: 2, since: 5}
+	c.put(k, store.Changes{HighestModSeq: 10, Changed: []store.MessageRef{{UID: 7, ModSeq: 10, Flags: []string{`\Seen`}}}})
+	if _, ok := c.get(k, 11); ok {
+		t.Fatal("an answer up to modseq 10 served a session that needs 11")
+	}
+	ch, ok := c.get(k, 10)
+	if !ok || len(ch.Changed) != 1 || ch.Changed[0].UID != 7 {
+		t.Fatalf("get: %+v %v", ch, ok)
+	}
+	// What one session does with its copy does not reach another's.
+	ch.Changed[0].UID = 99
+	ch.Changed[0].Flags = append(ch.Changed[0].Flags, `\Flagged`)
+	again, _ := c.get(k, 0)
+	if again.Changed[0].UID != 7 || len(again.Changed[0].Flags) != 1 {
+		t.Fatalf("cached answer changed through a copy: %+v", again)
+	}
+	// An older answer does not replace a newer one.
+	c.put(k, store.Changes{HighestModSeq: 8})
+	if _, ok := c.get(k, 10); !ok {
+		t.Fatal("older answer replaced the newer one")
+	}
+	// Answers that need a full resynchronization are not kept.
+	k2 := changesKey{account: 1, mailbox: 2, since: 1}
+	c.put(k2, store.Changes{HighestModSeq: 20, TombstonesPruned: true})
+	if _, ok := c.get(k2, 0); ok {
+		t.Fatal("kept an answer with pruned tombstones")
+	}
+	if _, ok := c.get(changesKey{account: 1, mailbox: 3, since: 5}, 0); ok {
+		t.Fatal("answer served for another mailbox")
+	}
+}
+
+// Many sessions idle on one mailbox while deliveries come in quick
+// succession from several other sessions: every idler sees every message
+// (the shared answers never hide a change), and each new message is
+// \Recent in exactly one session (RFC 3501 §2.3.2).
+func TestIdleBurstSharedChanges(t *testing.T) {
+	ts := newTestServer(t)
+	const idlers, writers, perWriter = 12, 3, 8
+	var sessions []*tconn
+	for range idlers {
+		c := ts.login()
+		c.ok("SELECT INBOX")
+		c.send("I IDLE\r\n")
+		if l := c.readLine(); !strings.HasPrefix(l, "+") {
+			t.Fatalf("IDLE: %q", l)
+		}
+		sessions = append(sessions, c)
+	}
+	var wg sync.WaitGroup
+	for w := range writers {
+		c := ts.login()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perWriter {
+				c.appendMsg("INBOX", "", testMessage(w*perWriter+i))
+			}
+		}()
+	}
+	wg.Wait()
+	const total = writers * perWriter
+	want := fmt.Sprintf("* %d EXISTS", total)
+	for i, c := range sessions {
+		c.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		for {
+			l := c.readLine()
+			if l == want {
+				break
+			}
+			if !strings.HasPrefix(l, "* ") {
+				t.Fatalf("idler %d: %q while waiting for %q", i, l, want)
+			}
+		}
+		c.c.SetReadDeadline(time.Time{})
+		c.send("DONE\r\n")
+		c.until("I")
+	}
+	recent := make(map[string]int)
+	for _, c := range sessions {
+		lines := c.ok("FETCH 1:* (UID FLAGS)")
+		for _, l := range lines {
+			if strings.Contains(l, `\Recent`) {
+				uid := strings.Fields(l[strings.Index(l, "UID "):])[1]
+				recent[uid]++
+			}
+		}
+	}
+	if len(recent) != total {
+		t.Errorf("%d of %d messages \\Recent in some session: %v", len(recent), total, recent)
+	}
+	for uid, n := range recent {
+		if n != 1 {
+			t.Errorf("UID %s \\Recent in %d sessions", uid, n)
+		}
+	}
+}
