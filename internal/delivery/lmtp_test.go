@@ -513,3 +513,52 @@ func TestLMTPTooManyErrors(t *testing.T) {
 	c.expect(500, "5.5.1") // too many errors
 	c.expectClosed()
 }
+
+// RCPT's lookups are remembered (rcptCache) only until an account
+// changes: a deleted user is refused at once, and one deleted between RCPT
+// and DATA gets a temporary failure, never a lost or misplaced message.
+func TestLMTPRecipientLookupAfterAccountChange(t *testing.T) {
+	t.Parallel()
+	e := startServer(t, Options{}, false, "ann", "carol", "dave")
+	ctx := context.Background()
+	c := dialGreeted(t, e.addr)
+	c.lhlo()
+	for _, rcpt := range []string{"carol@example.org", "dave@example.org"} {
+		if reps := c.deliverOne("s@example.net", []string{rcpt}, testMessage("m", "one\r\n")); len(reps) != 1 || reps[0].code != 250 {
+			t.Fatalf("first message to %s: %v", rcpt, reps)
+		}
+	}
+	// Deleted after a delivery: the next RCPT knows.
+	if err := e.st.DeleteAccount(ctx, "carol"); err != nil {
+		t.Fatal(err)
+	}
+	c.send("MAIL FROM:<s@example.net>")
+	c.expect(250)
+	c.send("RCPT TO:<carol@example.org>")
+	c.expect(550, "5.1.1")
+	c.send("RSET")
+	c.expect(250)
+
+	// Deleted between RCPT and DATA: 451 for dave, ann still gets it.
+	c.send("MAIL FROM:<s@example.net>")
+	c.expect(250)
+	c.send("RCPT TO:<dave@example.org>")
+	c.expect(250)
+	c.send("RCPT TO:<ann@example.org>")
+	c.expect(250)
+	if err := e.st.DeleteAccount(ctx, "dave"); err != nil {
+		t.Fatal(err)
+	}
+	c.send("DATA")
+	c.expect(354)
+	c.write(dotStuff(testMessage("m2", "two\r\n")))
+	c.expect(451)
+	c.expect(250)
+	if uids, _ := e.inboxMessages("ann"); len(uids) != 1 {
+		t.Fatalf("ann has %d messages, want 1", len(uids))
+	}
+	c.send("MAIL FROM:<s@example.net>")
+	c.expect(250)
+	c.send("RCPT TO:<dave@example.org>")
+	c.expect(550, "5.1.1")
+}

@@ -104,6 +104,8 @@ type Server struct {
 	// the system's temporary directory. Tests point it elsewhere.
 	spoolDir string
 
+	rcpts rcptCache
+
 	nextID   atomic.Uint64
 	inflight atomic.Int64 // deliveries inside Stage/Append
 

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"github.com/postern/postern/internal/store"
 )
 
 // session is the go-smtp backend of one LMTP or SMTP connection. go-smtp
@@ -117,18 +119,25 @@ func (s *Server) resolveRecipient(to string, mailSize int64) (target, error) {
 		return target{}, errForeignDomain
 	}
 	ctx := s.ctx
-	acct, err := findAccount(ctx, s.opts.Store, local, domain)
-	if err != nil {
+	key, now := rcptKey{local, domain}, time.Now()
+	gen := s.opts.Store.Hub().AccountGeneration()
+	e, ok := s.rcpts.get(key, gen, now)
+	if !ok {
+		acct, err := findAccount(ctx, s.opts.Store, local, domain)
+		if err != nil {
+			return target{}, err
+		}
+		mb, err := s.opts.Store.Mailbox(ctx, acct.ID, "INBOX")
+		if err != nil {
+			return target{}, err
+		}
+		e = rcptEntry{acct: acct, mailbox: mb.ID, gen: gen, at: now}
+		s.rcpts.put(key, e)
+	}
+	if err := checkQuota(ctx, s.opts.Store, e.acct, mailSize); err != nil {
 		return target{}, err
 	}
-	if err := checkQuota(ctx, s.opts.Store, acct, mailSize); err != nil {
-		return target{}, err
-	}
-	mb, err := s.opts.Store.Mailbox(ctx, acct.ID, "INBOX")
-	if err != nil {
-		return target{}, err
-	}
-	return target{account: acct.ID, mailbox: mb.ID, deliveredTo: to}, nil
+	return target{account: e.acct.ID, mailbox: e.mailbox, deliveredTo: to}, nil
 }
 
 // Data is the SMTP DATA handler: one reply for all recipients. When some
@@ -212,6 +221,12 @@ func (ss *session) deliver(r io.Reader) ([]string, []*smtp.SMTPError, error) {
 			continue
 		}
 		reply := replyFor(e, !ss.lmtp)
+		if errors.Is(e, store.ErrNoAccount) || errors.Is(e, store.ErrNoMailbox) {
+			// RCPT found the account and its INBOX; they went away
+			// before DATA. The retry gets RCPT's answer.
+			srv.rcpts.forget()
+			reply = replyTemporary
+		}
 		if reply.Code/100 == 4 {
 			ss.log.Error("delivery failed", "from", sender, "rcpt", rcpts[i], "err", e)
 		} else {

@@ -1,6 +1,9 @@
 package store
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // EventKind says what changed.
 type EventKind uint8
@@ -13,9 +16,10 @@ const (
 	EventMailboxDelete                      // Name was deleted
 	EventMailboxRename                      // OldName became Name
 	EventSubscribe                          // subscription of Name changed
+	EventAccount                            // the account was created or deleted, or its quota, credentials or settings changed
 )
 
-var eventKindNames = [...]string{"", "append", "flags", "expunge", "mailbox-create", "mailbox-delete", "mailbox-rename", "subscribe"}
+var eventKindNames = [...]string{"", "append", "flags", "expunge", "mailbox-create", "mailbox-delete", "mailbox-rename", "subscribe", "account"}
 
 func (k EventKind) String() string {
 	if int(k) < len(eventKindNames) && k > 0 {
@@ -45,7 +49,15 @@ const maxQueued = 4096
 type Hub struct {
 	mu   sync.Mutex
 	subs map[AccountID]map[*Subscription]struct{}
+	// accounts counts EventAccount publications (AccountGeneration).
+	accounts atomic.Uint64
 }
+
+// AccountGeneration changes whenever an EventAccount is published, before
+// it reaches any subscriber: what was read about any account while it
+// held one value may be kept for as long as it holds it (the delivery
+// server's recipient lookups).
+func (h *Hub) AccountGeneration() uint64 { return h.accounts.Load() }
 
 // NewHub returns an empty hub.
 func NewHub() *Hub {
@@ -140,6 +152,12 @@ func (s *Subscription) push(evs []Event) {
 func (h *Hub) Publish(events ...Event) {
 	if len(events) == 0 {
 		return
+	}
+	for _, ev := range events {
+		if ev.Kind == EventAccount {
+			h.accounts.Add(1)
+			break
+		}
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -85,3 +85,22 @@ func TestHubConcurrent(t *testing.T) {
 		}
 	}
 }
+
+func TestHubAccountGeneration(t *testing.T) {
+	h := NewHub()
+	g0 := h.AccountGeneration()
+	h.Publish(Event{Account: 1, Mailbox: 2, Kind: EventAppend, UID: 1, ModSeq: 5})
+	if h.AccountGeneration() != g0 {
+		t.Fatal("a message event changed the account generation")
+	}
+	sub := h.Subscribe(1)
+	defer sub.Close()
+	h.Publish(Event{Account: 1, Kind: EventAccount})
+	g1 := h.AccountGeneration()
+	if g1 == g0 {
+		t.Fatal("an account event left the generation as it was")
+	}
+	if evs, _ := sub.Drain(); len(evs) != 1 || evs[0].Kind != EventAccount || evs[0].Kind.String() != "account" {
+		t.Fatalf("subscriber got %v", evs)
+	}
+}

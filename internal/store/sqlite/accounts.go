@@ -68,6 +68,7 @@ func (db *DB) CreateAccount(ctx context.Context, name string) (store.Account, er
 			}
 		}
 		acct = store.Account{ID: store.AccountID(id), Name: name, Secrets: map[string]string{}, Settings: map[string]string{}, Created: w.now}
+		w.publish(store.Event{Account: acct.ID, Kind: store.EventAccount})
 		return nil
 	})
 	return acct, err
@@ -156,12 +157,14 @@ func (db *DB) DeleteAccount(ctx context.Context, name string) error {
 		for _, mb := range mbs {
 			w.publish(store.Event{Account: id, Mailbox: mb.ID, Kind: store.EventMailboxDelete, Name: mb.Name})
 		}
+		w.publish(store.Event{Account: id, Kind: store.EventAccount})
 		return nil
 	})
 }
 
 // updateAccount runs one UPDATE of the accounts row, ErrNoAccount when
 // there is none.
+// The account's id is the last argument.
 func (db *DB) updateAccount(ctx context.Context, op, query string, args ...any) error {
 	return db.write(ctx, func(w *wtx) error {
 		res, err := w.exec(query, args...)
@@ -171,6 +174,7 @@ func (db *DB) updateAccount(ctx context.Context, op, query string, args ...any) 
 		if n, _ := res.RowsAffected(); n == 0 {
 			return store.ErrNoAccount
 		}
+		w.publish(store.Event{Account: args[len(args)-1].(store.AccountID), Kind: store.EventAccount})
 		return nil
 	})
 }
@@ -204,8 +208,11 @@ func (db *DB) SetSetting(ctx context.Context, account store.AccountID, key, valu
 			m[key] = value
 		}
 		b, _ := json.Marshal(m)
-		_, err := w.exec("UPDATE accounts SET settings = ? WHERE id = ?", string(b), account)
-		return dbErr("set setting", err)
+		if _, err := w.exec("UPDATE accounts SET settings = ? WHERE id = ?", string(b), account); err != nil {
+			return dbErr("set setting", err)
+		}
+		w.publish(store.Event{Account: account, Kind: store.EventAccount})
+		return nil
 	})
 }
 
