@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -10,8 +11,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/emersion/go-smtp"
 )
 
 // makeMessage builds a plausible text message of about size octets, the
@@ -67,6 +66,10 @@ func deliverMany(ctx context.Context, addr, user string, n, size, conns int) err
 	return <-errs
 }
 
+// lmtpSession delivers messages over one LMTP connection the way
+// Postfix's lmtp client does with a server that offers PIPELINING (RFC
+// 2920, which both servers announce): MAIL, RCPT and DATA go out in one
+// write, then the message; two round trips per message instead of four.
 func lmtpSession(ctx context.Context, addr, user string, size int, more func() bool) error {
 	d := net.Dialer{Timeout: 5 * time.Second}
 	conn, err := d.DialContext(ctx, "tcp", addr)
@@ -77,34 +80,74 @@ func lmtpSession(ctx context.Context, addr, user string, size int, more func() b
 	if dl, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(dl)
 	}
-	c := smtp.NewClientLMTP(conn)
-	if err := c.Hello("bench.localhost"); err != nil {
+	r := bufio.NewReader(conn)
+	w := bufio.NewWriter(conn)
+	if err := expectReply(r, "220"); err != nil {
+		return fmt.Errorf("greeting: %w", err)
+	}
+	w.WriteString("LHLO bench.localhost\r\n")
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if err := expectReply(r, "250"); err != nil {
 		return fmt.Errorf("LHLO: %w", err)
 	}
 	for more() {
 		msg := makeMessage(msgSeed.Add(1), size)
-		if err := c.Mail("sender@example.org", nil); err != nil {
-			return fmt.Errorf("MAIL: %w", err)
-		}
-		if err := c.Rcpt(user+"@localhost", nil); err != nil {
-			return fmt.Errorf("RCPT: %w", err)
-		}
-		w, err := c.Data()
-		if err != nil {
-			return fmt.Errorf("DATA: %w", err)
-		}
-		if _, err := w.Write(msg); err != nil {
+		fmt.Fprintf(w, "MAIL FROM:<sender@example.org>\r\nRCPT TO:<%s@localhost>\r\nDATA\r\n", user)
+		if err := w.Flush(); err != nil {
 			return err
 		}
-		resp, err := w.CloseWithLMTPResponse()
-		if err != nil {
-			return fmt.Errorf("DATA end: %w", err)
-		}
-		for rcpt, r := range resp {
-			if r == nil {
-				return fmt.Errorf("no reply for %s", rcpt)
+		for _, want := range []string{"250", "250", "354"} {
+			if err := expectReply(r, want); err != nil {
+				return fmt.Errorf("MAIL/RCPT/DATA: %w", err)
 			}
 		}
+		writeDotStuffed(w, msg)
+		w.WriteString(".\r\n")
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		if err := expectReply(r, "250"); err != nil {
+			return fmt.Errorf("end of data: %w", err)
+		}
 	}
-	return c.Quit()
+	w.WriteString("QUIT\r\n")
+	w.Flush()
+	return expectReply(r, "221")
+}
+
+// expectReply reads one (possibly multi-line) reply and checks its code.
+func expectReply(r *bufio.Reader, code string) error {
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return err
+		}
+		if len(line) < 4 || line[:3] != code {
+			return fmt.Errorf("got %q, want %s", strings.TrimRight(line, "\r\n"), code)
+		}
+		if line[3] != '-' {
+			return nil
+		}
+	}
+}
+
+// writeDotStuffed writes msg (CRLF line ends) with leading dots doubled.
+func writeDotStuffed(w *bufio.Writer, msg []byte) {
+	for len(msg) > 0 {
+		i := bytes.Index(msg, []byte("\r\n"))
+		line := msg
+		if i >= 0 {
+			line = msg[:i+2]
+		}
+		if line[0] == '.' {
+			w.WriteByte('.')
+		}
+		w.Write(line)
+		msg = msg[len(line):]
+		if i < 0 {
+			w.WriteString("\r\n")
+		}
+	}
 }

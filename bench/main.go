@@ -312,6 +312,10 @@ func measure(ctx context.Context, c config, w workload, targets []*target) (resu
 					return r, fmt.Errorf("prepare on %s: %w", t.name, err)
 				}
 			}
+			// Start every run with no dirty pages of the previous one
+			// (the other server's, often) waiting to be written back:
+			// writeback competes with the fsyncs being measured.
+			syscall.Sync()
 			rctx, cancel := context.WithTimeout(ctx, w.limit)
 			v, err := w.run(rctx, t)
 			cancel()
