@@ -37,11 +37,11 @@ type cachedChanges struct {
 const (
 	// maxCachedChanges bounds the answers kept; past it, those older than
 	// cachedChangesAge go.
-	maxCachedChanges = 1024
+	maxCachedChanges = 512
 	cachedChangesAge = 2 * time.Second
 	// maxCachedChangeRefs keeps large answers (a session back from a long
 	// absence) out of the cache.
-	maxCachedChangeRefs = 1024
+	maxCachedChangeRefs = 256
 )
 
 // get returns a copy of a kept answer whose HighestModSeq reaches need.
