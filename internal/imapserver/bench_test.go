@@ -187,3 +187,18 @@ func BenchmarkFetchChangedSince(b *testing.B) {
 	}
 	b.ReportMetric(float64(octets)/float64(b.N), "B/fetch")
 }
+
+// BenchmarkStoreAll sets and clears a flag on every message of a
+// 10,000-message mailbox (the bench/ STORE workload).
+func BenchmarkStoreAll(b *testing.B) {
+	ts := newTestServer(b)
+	bulkMailbox(b, ts, 10000)
+	c := ts.login()
+	c.ok("SELECT INBOX")
+	ops := []string{"+FLAGS", "-FLAGS"}
+	for i := 0; b.Loop(); i++ {
+		if u := c.ok("STORE 1:* " + ops[i%2] + ` (\Flagged)`); len(u) != 10000 {
+			b.Fatalf("%d untagged responses, want 10000", len(u))
+		}
+	}
+}
