@@ -55,13 +55,7 @@ func cmdFetch(s *session, c *command) error {
 	}
 	if req.changedSince > 0 {
 		s.enabled.condstore = true
-		kept := uids[:0:0]
-		for _, u := range uids {
-			if i := v.index(u); i >= 0 && v.modseqs[i] > req.changedSince {
-				kept = append(kept, u)
-			}
-		}
-		uids = kept
+		uids = v.changedSince(uids, req.changedSince)
 	}
 	if (req.changedSince > 0 || hasKind(fetchModSeq)) && !hasKind(fetchModSeq) {
 		atts = append(atts, fetchAtt{kind: fetchModSeq})

@@ -75,6 +75,36 @@ func (v *view) index(uid store.UID) int {
 }
 
 // lastUID is the greatest UID in the view, or 0.
+// changedSince keeps the UIDs of uids whose mod-sequence is above m
+// (CHANGEDSINCE, RFC 7162 §3.1.4.1). Ascending uids (every sequence set
+// resolves so) are matched in one walk along the view, not one search per
+// UID: FETCH 1:* (FLAGS) (CHANGEDSINCE m) on 100,000 messages spent most
+// of its time in those searches.
+func (v *view) changedSince(uids []store.UID, m uint64) []store.UID {
+	var kept []store.UID
+	if !slices.IsSorted(uids) {
+		for _, u := range uids {
+			if i := v.index(u); i >= 0 && v.modseqs[i] > m {
+				kept = append(kept, u)
+			}
+		}
+		return kept
+	}
+	j := 0
+	for _, u := range uids {
+		for j < len(v.uids) && v.uids[j] < u {
+			j++
+		}
+		if j == len(v.uids) {
+			break
+		}
+		if v.uids[j] == u && v.modseqs[j] > m {
+			kept = append(kept, u)
+		}
+	}
+	return kept
+}
+
 func (v *view) lastUID() store.UID {
 	if len(v.uids) == 0 {
 		return 0
