@@ -109,3 +109,21 @@ func TestIdleBurstSharedChanges(t *testing.T) {
 		}
 	}
 }
+
+func TestViewChangedSince(t *testing.T) {
+	v := &view{uids: []store.UID{2, 4, 6, 8, 10}, modseqs: []uint64{5, 9, 3, 12, 7}}
+	for _, tc := range []struct {
+		uids []store.UID
+		want []store.UID
+	}{
+		{[]store.UID{2, 4, 6, 8, 10}, []store.UID{4, 8}},
+		{[]store.UID{1, 3, 4, 5, 8, 11, 12}, []store.UID{4, 8}}, // UIDs the view lacks
+		{[]store.UID{10, 8, 4, 2}, []store.UID{8, 4}},           // not ascending: kept in the given order
+		{nil, nil},
+	} {
+		got := v.changedSince(tc.uids, 7)
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("changedSince(%v, 7) = %v, want %v", tc.uids, got, tc.want)
+		}
+	}
+}
