@@ -52,15 +52,20 @@ func (c *changesCache) get(k changesKey, need uint64) (store.Changes, bool) {
 	if !ok || e.ch.HighestModSeq < need {
 		return store.Changes{}, false
 	}
-	ch := e.ch
-	// The session keeps the flag slices in its view and replaces them,
-	// never appends to them in place; clipped, an append would copy.
+	return cloneChanges(e.ch), true
+}
+
+// cloneChanges copies the slices of ch, so that the cache and each session
+// hold their own. The flag lists are shared, clipped: a session keeps them
+// in its view and replaces them, never appends to them in place, and an
+// append would copy.
+func cloneChanges(ch store.Changes) store.Changes {
 	ch.Changed = slices.Clone(ch.Changed)
 	for i := range ch.Changed {
 		ch.Changed[i].Flags = slices.Clip(ch.Changed[i].Flags)
 	}
 	ch.Vanished = slices.Clone(ch.Vanished)
-	return ch, true
+	return ch
 }
 
 // put keeps an answer unless a newer one for the same question is kept.
@@ -87,12 +92,7 @@ func (c *changesCache) put(k changesKey, ch store.Changes) {
 			clear(c.m)
 		}
 	}
-	ch.Changed = slices.Clone(ch.Changed)
-	for i := range ch.Changed {
-		ch.Changed[i].Flags = slices.Clip(ch.Changed[i].Flags)
-	}
-	ch.Vanished = slices.Clone(ch.Vanished)
-	c.m[k] = cachedChanges{ch: ch, at: now}
+	c.m[k] = cachedChanges{ch: cloneChanges(ch), at: now}
 }
 
 // changesSince asks what changed in the selected mailbox since the view's
