@@ -47,35 +47,58 @@ const pollBatch = 4096
 
 func (db *DB) pollChanges(conn *sql.Conn) error {
 	for {
-		rows, err := conn.QueryContext(db.ctx, `SELECT id, origin, account_id, mailbox_id, kind, uid, modseq, name, old_name
-			FROM changelog WHERE id > ? ORDER BY id LIMIT ?`, db.lastChange, pollBatch)
-		if err != nil {
+		more, err := db.pollBatchOnce(conn)
+		if err != nil || !more {
 			return err
-		}
-		var events []store.Event
-		n := 0
-		for rows.Next() {
-			var ev store.Event
-			var origin string
-			if err := rows.Scan(&db.lastChange, &origin, &ev.Account, &ev.Mailbox, &ev.Kind, &ev.UID, &ev.ModSeq, &ev.Name, &ev.OldName); err != nil {
-				rows.Close()
-				return err
-			}
-			n++
-			if origin != db.origin {
-				events = append(events, ev)
-				if ev.Kind == store.EventAppend {
-					db.kickIndexer()
-				}
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		db.hub.Publish(events...)
-		if n < pollBatch {
-			return nil
 		}
 	}
+}
+
+// pollBatchOnce publishes up to pollBatch changes other processes made.
+// Rows this process wrote (most of them, on a busy server) are skipped by
+// SQLite, not read back: in one read transaction the highest id is noted
+// and only foreign rows up to it are returned. more says a full batch
+// came back and another may follow.
+func (db *DB) pollBatchOnce(conn *sql.Conn) (more bool, err error) {
+	tx, err := conn.BeginTx(db.ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback()
+	var top int64
+	if err := tx.QueryRowContext(db.ctx, "SELECT coalesce(max(id), 0) FROM changelog").Scan(&top); err != nil {
+		return false, err
+	}
+	if top <= db.lastChange {
+		return false, nil
+	}
+	rows, err := tx.QueryContext(db.ctx, `SELECT id, account_id, mailbox_id, kind, uid, modseq, name, old_name
+		FROM changelog WHERE id > ? AND id <= ? AND origin <> ? ORDER BY id LIMIT ?`, db.lastChange, top, db.origin, pollBatch)
+	if err != nil {
+		return false, err
+	}
+	var events []store.Event
+	last := top
+	for rows.Next() {
+		var ev store.Event
+		if err := rows.Scan(&last, &ev.Account, &ev.Mailbox, &ev.Kind, &ev.UID, &ev.ModSeq, &ev.Name, &ev.OldName); err != nil {
+			rows.Close()
+			return false, err
+		}
+		events = append(events, ev)
+		if ev.Kind == store.EventAppend {
+			db.kickIndexer()
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return false, err
+	}
+	more = len(events) == pollBatch
+	if !more {
+		last = top
+	}
+	db.lastChange = last
+	db.hub.Publish(events...)
+	return more, nil
 }
