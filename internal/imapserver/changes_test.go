@@ -127,3 +127,52 @@ func TestViewChangedSince(t *testing.T) {
 		}
 	}
 }
+
+// A flag change on more messages than get an event each (one event with
+// UID 0 stands for them) still reaches other sessions, in IDLE and at
+// NOOP, and the session that made it is not told its own changes again.
+func TestBigStoreReachesOtherSessions(t *testing.T) {
+	ts := newTestServer(t)
+	const n = 150
+	bulkMailbox(t, ts, n)
+	a, b, idler := ts.login(), ts.login(), ts.login()
+	for _, c := range []*tconn{a, b, idler} {
+		c.ok("SELECT INBOX")
+	}
+	idler.send("I IDLE\r\n")
+	if l := idler.readLine(); !strings.HasPrefix(l, "+") {
+		t.Fatalf("IDLE: %q", l)
+	}
+	if u := a.ok(`STORE 1:* +FLAGS.SILENT (\Flagged)`); len(u) != 0 {
+		t.Fatalf("STORE .SILENT answered %d untagged lines: %q", len(u), u[0])
+	}
+	if u := a.ok("NOOP"); len(u) != 0 {
+		t.Fatalf("NOOP after own STORE: %d untagged lines, first %q", len(u), u[0])
+	}
+	flagged := func(lines []string) int {
+		k := 0
+		for _, l := range lines {
+			if strings.Contains(l, " FETCH ") && strings.Contains(l, `\Flagged`) {
+				k++
+			}
+		}
+		return k
+	}
+	if k := flagged(b.ok("NOOP")); k != n {
+		t.Fatalf("other session saw %d of %d flag changes", k, n)
+	}
+	idler.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var got []string
+	for len(got) < n {
+		l := idler.readLine()
+		if strings.Contains(l, " FETCH ") {
+			got = append(got, l)
+		}
+	}
+	idler.c.SetReadDeadline(time.Time{})
+	if k := flagged(got); k != n {
+		t.Fatalf("idling session saw %d of %d flag changes", k, n)
+	}
+	idler.send("DONE\r\n")
+	idler.until("I")
+}

@@ -289,6 +289,9 @@ func (s *session) syncRead(allowExpunge bool) (syncUpdate, error) {
 	}
 	if !known {
 		need = 0
+	} else if relevant && need <= v.syncModSeq {
+		// Changes the view already holds (this session's own STORE).
+		relevant = false
 	}
 	if !relevant {
 		return p, nil

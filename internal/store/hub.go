@@ -10,7 +10,7 @@ type EventKind uint8
 
 const (
 	EventAppend        EventKind = iota + 1 // a new message (UID, ModSeq)
-	EventFlags                              // flags of UID changed (ModSeq)
+	EventFlags                              // flags of UID changed (ModSeq); UID 0: of many messages, all at ModSeq
 	EventExpunge                            // UID was expunged (ModSeq of the tombstone)
 	EventMailboxCreate                      // Name was created
 	EventMailboxDelete                      // Name was deleted

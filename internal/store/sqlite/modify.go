@@ -45,7 +45,16 @@ func (db *DB) UpdateFlags(ctx context.Context, account store.AccountID, mailbox 
 			}
 			groups[key] = append(groups[key], s.uid)
 			updated = append(updated, store.FlagUpdate{UID: s.uid, ModSeq: modseq, Flags: nf})
-			w.publish(store.Event{Account: account, Mailbox: mailbox, Kind: store.EventFlags, UID: s.uid, ModSeq: modseq})
+		}
+		if len(updated) > flagEventsMax {
+			// One event for the lot: subscribers ask the store what
+			// changed anyway, and 10,000 events (and changelog rows) for
+			// STORE 1:* on a big mailbox cost more than the change.
+			w.publish(store.Event{Account: account, Mailbox: mailbox, Kind: store.EventFlags, ModSeq: modseq})
+		} else {
+			for _, up := range updated {
+				w.publish(store.Event{Account: account, Mailbox: mailbox, Kind: store.EventFlags, UID: up.UID, ModSeq: modseq})
+			}
 		}
 		for _, key := range order {
 			nf := splitFlags(key)
@@ -70,6 +79,10 @@ func (db *DB) UpdateFlags(ctx context.Context, account store.AccountID, mailbox 
 	}
 	return updated, failed, nil
 }
+
+// flagEventsMax is how many messages of one flag change get an event
+// each; a bigger change is one EventFlags with UID 0.
+const flagEventsMax = 64
 
 // Expunge removes messages, leaving a tombstone (uid, modseq) for each so
 // that QRESYNC can report them VANISHED (RFC 7162 §3.2.10). One new MODSEQ
