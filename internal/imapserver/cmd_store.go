@@ -104,13 +104,8 @@ func cmdStore(s *session, c *command) error {
 			changed[up.UID] = true
 		}
 	}
-	// Every change to a mailbox takes the next mod-sequence. When this
-	// STORE took the one after the view's, nothing else changed between
-	// them and the view now holds every change up to it: the sync after
-	// the command need not ask the store about this STORE's own changes
-	// (10,000 of them after STORE 1:* on a big mailbox).
-	if len(updated) > 0 && updated[0].ModSeq == v.syncModSeq+1 && len(changed) == len(updated) {
-		v.syncModSeq = updated[0].ModSeq
+	if len(updated) > 0 {
+		v.appliedOwn(updated[0].ModSeq)
 	}
 	if len(updated) > 0 {
 		lists := make([][]string, len(updated))

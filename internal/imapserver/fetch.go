@@ -104,6 +104,9 @@ func cmdFetch(s *session, c *command) error {
 					seenNow[up.UID] = true
 				}
 			}
+			if len(updated) > 0 {
+				v.appliedOwn(updated[0].ModSeq)
+			}
 		}
 	}
 	var failure error

@@ -75,6 +75,18 @@ func (v *view) index(uid store.UID) int {
 }
 
 // lastUID is the greatest UID in the view, or 0.
+// appliedOwn is called once the view holds every message change this
+// session's own store call made at modseq (all UIDs it changed are in the
+// view). Every change to a mailbox takes the next mod-sequence, so when
+// modseq follows the view's sync point nothing else changed in between:
+// the sync point moves, and the next sync does not ask the store about
+// these changes (10,000 of them after STORE 1:* on a big mailbox).
+func (v *view) appliedOwn(modseq uint64) {
+	if modseq == v.syncModSeq+1 {
+		v.syncModSeq = modseq
+	}
+}
+
 // changedSince keeps the UIDs of uids whose mod-sequence is above m
 // (CHANGEDSINCE, RFC 7162 §3.1.4.1). Ascending uids (every sequence set
 // resolves so) are matched in one walk along the view, not one search per

@@ -46,9 +46,10 @@ func (db *DB) Stage(ctx context.Context, r io.Reader, maxSize int64) (*store.Sta
 			return db.stageInline(data)
 		}
 		// Too big to inline: what was read goes first into the blob.
-		head := bytes.Clone((*scratch)[:n])
+		// stageBlob has consumed it when it returns.
+		st, err := db.stageBlob(ctx, io.MultiReader(bytes.NewReader((*scratch)[:n]), src), maxSize)
 		db.scratchBufs.Put(scratch)
-		src = io.MultiReader(bytes.NewReader(head), src)
+		return st, err
 	}
 	return db.stageBlob(ctx, src, maxSize)
 }
