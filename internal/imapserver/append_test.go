@@ -64,7 +64,11 @@ func TestAppend(t *testing.T) {
 
 func TestIdle(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t)
+	forIdleModes(t, testIdle)
+}
+
+func testIdle(t *testing.T, mode func(*Options)) {
+	ts := newTestServer(t, mode)
 	c := filled(t, ts, 1)
 	other := ts.login()
 	other.ok("SELECT INBOX")

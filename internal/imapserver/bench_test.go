@@ -2,12 +2,15 @@ package imapserver
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"net"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/postern/postern/internal/imapwire"
 	"github.com/postern/postern/internal/store"
@@ -201,4 +204,67 @@ func BenchmarkStoreAll(b *testing.B) {
 			b.Fatalf("%d untagged responses, want 10000", len(u))
 		}
 	}
+}
+
+// BenchmarkIdleWake: one delivery to a mailbox with 1,000 sessions in
+// IDLE, until every client has read its EXISTS. Reports the time per
+// woken session (server and clients share the CPUs, as in bench/).
+func BenchmarkIdleWake(b *testing.B) {
+	ts := newTestServer(b)
+	const n = 1000
+	ctx := context.Background()
+	acc, err := ts.st.Account(ctx, "alice")
+	if err != nil {
+		b.Fatal(err)
+	}
+	mb, err := ts.st.Mailbox(ctx, acc.ID, "INBOX")
+	if err != nil {
+		b.Fatal(err)
+	}
+	idlers := make([]*tconn, n)
+	for i := range idlers {
+		c := ts.login()
+		c.ok("SELECT INBOX")
+		c.send("I IDLE\r\n")
+		if l := c.readLine(); !strings.HasPrefix(l, "+") {
+			b.Fatalf("IDLE: %q", l)
+		}
+		idlers[i] = c
+	}
+	staged, err := ts.st.Stage(ctx, strings.NewReader(testMessage(1)), 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	errs := make(chan error, n)
+	b.ReportAllocs()
+	for b.Loop() {
+		var wg sync.WaitGroup
+		for _, c := range idlers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+				for {
+					l, err := c.r.ReadSlice('\n')
+					if err != nil {
+						errs <- err
+						return
+					}
+					if bytes.HasSuffix(l, []byte(" EXISTS\r\n")) {
+						return
+					}
+				}
+			}()
+		}
+		if _, err := ts.st.Append(ctx, []store.AppendRequest{{Account: acc.ID, Mailbox: mb.ID, Message: staged, IgnoreQuota: true}}); err != nil {
+			b.Fatal(err)
+		}
+		wg.Wait()
+		select {
+		case err := <-errs:
+			b.Fatal(err)
+		default:
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/session")
 }

@@ -62,6 +62,7 @@ func cmdIdle(s *session, c *command) error {
 		}
 		return s.idleDone(c, string(l))
 	}
+	s.idleDeadline = time.Now().Add(s.srv.opts.IdleTimeout)
 	if s.deflate == nil {
 		return errIdleHandoff
 	}
@@ -87,6 +88,10 @@ func (s *session) idleDone(c *command, line string) error {
 // idleResume is the rest of cmdIdle after errIdleHandoff, on the fresh
 // goroutine: it waits for DONE and returns what cmdIdle would have.
 func (s *session) idleResume(c *command) error {
+	if err := s.parkErr; err != nil {
+		s.parkErr = nil
+		return &fatalError{err}
+	}
 	line, err := s.idleRead()
 	if err != nil {
 		return err
@@ -108,9 +113,13 @@ func (s *session) idleRead() (string, error) {
 		// is replaced before the next command is read (waitForInput).
 		defer s.sub.SetWake(nil)
 	}
-	deadline := time.Now().Add(s.srv.opts.IdleTimeout)
-	var line []byte
+	deadline := s.idleDeadline
+	line := s.idlePre
+	s.idlePre = nil
 	for empty := 0; len(line) < maxIdleLine; {
+		if n := len(line); n > 0 && line[n-1] == '\n' {
+			return string(line), nil
+		}
 		if s.woken.Swap(false) {
 			if err := s.idleUpdate(); err != nil {
 				s.rawConn.SetReadDeadline(time.Time{})
@@ -130,9 +139,6 @@ func (s *session) idleRead() (string, error) {
 		if n > 0 {
 			empty = 0
 			line = append(line, s.one[0])
-			if s.one[0] == '\n' {
-				return string(line), nil
-			}
 			continue
 		}
 		if err == nil {

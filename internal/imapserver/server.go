@@ -63,6 +63,9 @@ type Options struct {
 
 	// progressAlways reports progress after every message (tests).
 	progressAlways bool
+	// idleGoroutines keeps a goroutine blocked in Read for every IDLE
+	// session instead of parking it (tests of both paths).
+	idleGoroutines bool
 }
 
 const (
@@ -91,6 +94,11 @@ type Server struct {
 	// claims are the \Recent claims running, per mailbox (claimRecent).
 	claimMu sync.Mutex
 	claims  map[recentKey]*recentClaim
+
+	// idlePoll watches parked IDLE connections (park.go); pollOnce
+	// starts it.
+	pollOnce sync.Once
+	idlePoll *idlePoller
 
 	// changes shares the store's answers about what changed in a mailbox
 	// among its sessions (changesSince).

@@ -10,6 +10,7 @@ import (
 	"net"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -130,8 +131,24 @@ type session struct {
 	notify *notifySpec
 	// idleCmd is the IDLE command handed to a fresh goroutine (serve).
 	idleCmd *command
-	// woken is set by the hub's wake while the session idles (idleRead).
+	// woken is set by the hub's wake while the session idles (idleRead,
+	// wakeParked).
 	woken atomic.Bool
+	// idleDeadline is when an IDLE that began ends in autologout.
+	idleDeadline time.Time
+	// idlePre holds what the client sent after IDLE that park's probe
+	// read (idleRead takes it first).
+	idlePre []byte
+
+	// Parking (park.go). parkMu guards parked, parkCmd and parkErr, and
+	// is held while a parked session sends an update.
+	parkMu    sync.Mutex
+	parked    bool
+	parkFD    int
+	parkCmd   *command
+	parkErr   error
+	parkTimer *time.Timer
+	updating  atomic.Bool // a parkedUpdate goroutine runs
 }
 
 func newSession(srv *Server, conn net.Conn) *session {
@@ -156,8 +173,12 @@ func newSession(srv *Server, conn net.Conn) *session {
 	return s
 }
 
-// interrupt wakes the session from a blocking read (Shutdown).
-func (s *session) interrupt() { s.rawConn.SetReadDeadline(time.Now()) }
+// interrupt wakes the session from a blocking read, or resumes it from
+// parked IDLE (Shutdown).
+func (s *session) interrupt() {
+	s.rawConn.SetReadDeadline(time.Now())
+	go s.unpark(nil)
+}
 
 func (s *session) acquireBuffers() {
 	if s.br == nil {
@@ -261,7 +282,9 @@ func (s *session) serve(idle *command) {
 			handedOff = true
 			next := s.idleCmd
 			s.idleCmd = nil
-			go s.serve(next)
+			if !s.park(next) {
+				go s.serve(next)
+			}
 			return
 		}
 		s.ended(err)

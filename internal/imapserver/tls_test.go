@@ -126,7 +126,11 @@ func TestImplicitTLSAndAuthenticate(t *testing.T) {
 
 func TestShutdownSaysBye(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t)
+	forIdleModes(t, testShutdownSaysBye)
+}
+
+func testShutdownSaysBye(t *testing.T, mode func(*Options)) {
+	ts := newTestServer(t, mode)
 	c := ts.login()
 	idler := ts.login()
 	idler.ok("SELECT INBOX")
@@ -149,7 +153,11 @@ func TestShutdownSaysBye(t *testing.T) {
 
 func TestAutologout(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t, func(o *Options) { o.IdleTimeout = 200 * time.Millisecond })
+	forIdleModes(t, testAutologout)
+}
+
+func testAutologout(t *testing.T, mode func(*Options)) {
+	ts := newTestServer(t, mode, func(o *Options) { o.IdleTimeout = 200 * time.Millisecond })
 	c := ts.dial()
 	if l := c.readLine(); !strings.HasPrefix(l, "* BYE Autologout") {
 		t.Fatalf("want autologout, got %q", l)
