@@ -1,7 +1,6 @@
 package imapserver
 
 import (
-	"slices"
 	"sync"
 	"time"
 
@@ -44,7 +43,11 @@ const (
 	maxCachedChangeRefs = 256
 )
 
-// get returns a copy of a kept answer whose HighestModSeq reaches need.
+// get returns a kept answer whose HighestModSeq reaches need. The answer
+// is shared by every session that asks (as the store's own answers are
+// among concurrent callers, see sqlite's freshFlight), so it is
+// read-only: syncRead only reads its slices, and the flag lists it keeps
+// in a view are replaced there, never appended to in place.
 func (c *changesCache) get(k changesKey, need uint64) (store.Changes, bool) {
 	c.mu.Lock()
 	e, ok := c.m[k]
@@ -52,20 +55,7 @@ func (c *changesCache) get(k changesKey, need uint64) (store.Changes, bool) {
 	if !ok || e.ch.HighestModSeq < need {
 		return store.Changes{}, false
 	}
-	return cloneChanges(e.ch), true
-}
-
-// cloneChanges copies the slices of ch, so that the cache and each session
-// hold their own. The flag lists are shared, clipped: a session keeps them
-// in its view and replaces them, never appends to them in place, and an
-// append would copy.
-func cloneChanges(ch store.Changes) store.Changes {
-	ch.Changed = slices.Clone(ch.Changed)
-	for i := range ch.Changed {
-		ch.Changed[i].Flags = slices.Clip(ch.Changed[i].Flags)
-	}
-	ch.Vanished = slices.Clone(ch.Vanished)
-	return ch
+	return e.ch, true
 }
 
 // put keeps an answer unless a newer one for the same question is kept.
@@ -92,7 +82,7 @@ func (c *changesCache) put(k changesKey, ch store.Changes) {
 			clear(c.m)
 		}
 	}
-	c.m[k] = cachedChanges{ch: cloneChanges(ch), at: now}
+	c.m[k] = cachedChanges{ch: ch, at: now}
 }
 
 // changesSince asks what changed in the selected mailbox since the view's

@@ -39,6 +39,7 @@ func cmdStartTLS(s *session, c *command) error {
 		return errLogout
 	}
 	s.rawConn.SetDeadline(time.Time{})
+	s.out.resetDeadline()
 	cs := tc.ConnectionState()
 	s.info.TLS = &cs
 	s.info.ServerCertificate = auth.ServerCertificate(s.srv.opts.TLSConfig, &cs)

@@ -76,16 +76,28 @@ func (p *prefixReader) Read(b []byte) (int, error) {
 // client that stops reading cannot pin a session (and its store reads).
 const writeTimeout = 2 * time.Minute
 
-// deadlineWriter refreshes the write deadline before each write.
+// deadlineWriter keeps a write deadline between writeTimeout/2 and
+// writeTimeout ahead of every write. Setting a deadline is a timer update,
+// so a write while the last one set is still far enough ahead keeps it.
 type deadlineWriter struct {
 	w   io.Writer // the connection, or TLS over it
 	raw net.Conn
+	// until is the deadline last set; zero after something else set the
+	// connection's deadlines (resetDeadline).
+	until time.Time
 }
 
 func (d *deadlineWriter) Write(b []byte) (int, error) {
-	d.raw.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if now := time.Now(); d.until.Sub(now) < writeTimeout/2 {
+		d.until = now.Add(writeTimeout)
+		d.raw.SetWriteDeadline(d.until)
+	}
 	return d.w.Write(b)
 }
+
+// resetDeadline follows a SetDeadline on the connection: the next write
+// sets its own.
+func (d *deadlineWriter) resetDeadline() { d.until = time.Time{} }
 
 // enabled are the extensions a client turned on with ENABLE (RFC 5161) or,
 // for CONDSTORE, implicitly (RFC 7162 §3.1).
@@ -247,6 +259,7 @@ func (s *session) start() (ok bool) {
 			return false
 		}
 		s.rawConn.SetDeadline(time.Time{})
+		s.out.resetDeadline()
 		cs := tc.ConnectionState()
 		s.info.TLS = &cs
 		s.info.ServerCertificate = auth.ServerCertificate(s.srv.opts.TLSConfig, &cs)
