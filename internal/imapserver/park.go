@@ -3,6 +3,7 @@ package imapserver
 import (
 	"crypto/tls"
 	"net"
+	"runtime"
 	"syscall"
 	"time"
 )
@@ -11,16 +12,23 @@ import (
 // goroutine: park hands its connection to the server's idlePoller (one
 // epoll instance for all of them) and the session's goroutine returns.
 // While parked:
-//   - an update from the hub (wakeParked) runs on a short-lived goroutine
-//     that takes parkMu, sends the untagged responses and ends, instead of
-//     interrupting a blocked Read through its deadline and arming it
-//     again (two timer operations, a read(2) and a park per session per
-//     delivery);
+//   - an update from the hub (wakeParked) is queued for one of a few
+//     updater goroutines, which takes parkMu and sends the untagged
+//     responses, instead of interrupting a blocked Read through its
+//     deadline and arming it again (two timer operations, a read(2) and
+//     a park per session per delivery);
 //   - input from the client, the autologout time, Shutdown, or a failed
 //     update resume the session (unpark) on a fresh goroutine, which goes
 //     on in idleRead exactly as a session that was never parked.
 // parkMu makes the two exclusive: an update in progress finishes before
 // the session resumes.
+
+// parkedQueue bounds the parked sessions waiting for an updater.
+const parkedQueue = 16384
+
+// updaters is how many goroutines send parked sessions' updates: enough
+// to keep the CPUs busy while some wait on slow clients' writes.
+func updaters() int { return 4*runtime.GOMAXPROCS(0) + 4 }
 
 // poller is the server's idlePoller, started on first use; nil when
 // this system has none (park then declines).
@@ -35,6 +43,10 @@ func (srv *Server) poller() *idlePoller {
 			return
 		}
 		srv.idlePoll = p
+		srv.parkedUpdates = make(chan *session, parkedQueue)
+		for range updaters() {
+			go srv.updater()
+		}
 	})
 	return srv.idlePoll
 }
@@ -109,12 +121,32 @@ func (s *session) unpark(err error) {
 }
 
 // wakeParked is the hub's wake for a parked session. It runs on the
-// publisher's goroutine, so it only starts the update's goroutine (one
-// at a time per session; woken makes the running one go round again).
+// publisher's goroutine, so it only queues the session for an updater
+// (one update at a time per session; woken makes the running one go
+// round again). When the queue is full, as when slow clients hold the
+// updaters in their writes, the update gets a goroutine of its own.
 func (s *session) wakeParked() {
 	s.woken.Store(true)
 	if s.updating.CompareAndSwap(false, true) {
-		go s.parkedUpdate()
+		select {
+		case s.srv.parkedUpdates <- s:
+		default:
+			go s.parkedUpdate()
+		}
+	}
+}
+
+// updater sends parked sessions' updates from the queue: a few long-lived
+// goroutines, whose stacks have grown once, instead of a fresh goroutine
+// per session and delivery.
+func (srv *Server) updater() {
+	for {
+		select {
+		case s := <-srv.parkedUpdates:
+			s.parkedUpdate()
+		case <-srv.done:
+			return
+		}
 	}
 }
 

@@ -99,6 +99,9 @@ type Server struct {
 	// starts it.
 	pollOnce sync.Once
 	idlePoll *idlePoller
+	// parkedUpdates queues parked sessions that have an update for the
+	// updater goroutines (park.go).
+	parkedUpdates chan *session
 
 	// changes shares the store's answers about what changed in a mailbox
 	// among its sessions (changesSince).
