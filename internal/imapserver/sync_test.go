@@ -5,22 +5,26 @@ import (
 	"compress/flate"
 	"context"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/postern/postern/internal/imapwire"
 	"github.com/postern/postern/internal/store"
+	"github.com/postern/postern/internal/store/sqlite"
 )
 
 // prunedStore is the real store with expunge tombstones older than a
 // mod-sequence treated as pruned, as sqlite does after
-// Options.TombstoneRetention (its pruning runs from a one-minute ticker,
-// too slow for a unit test). Everything else is the real store.
+// Options.TombstoneRetention, with the horizon switched on and off at
+// will. Everything else is the real store. TestQresyncRealPruning runs
+// the store's own pruning instead.
 type prunedStore struct {
 	store.Store
 	below atomic.Uint64 // tombstones with modseq <= below are gone
@@ -57,10 +61,22 @@ func mailboxState(t testing.TB, c *tconn) (uint32, uint64) {
 // vanishedEarlier returns the UIDs of the VANISHED (EARLIER) lines.
 func vanishedEarlier(t testing.TB, lines []string) []uint32 {
 	t.Helper()
+	return vanishedAfter(t, lines, "* VANISHED (EARLIER) ")
+}
+
+// vanished returns the UIDs of the VANISHED lines without EARLIER.
+func vanished(t testing.TB, lines []string) []uint32 {
+	t.Helper()
+	return vanishedAfter(t, lines, "* VANISHED ")
+}
+
+// vanishedAfter returns the UIDs of the lines starting with prefix.
+func vanishedAfter(t testing.TB, lines []string, prefix string) []uint32 {
+	t.Helper()
 	var out []uint32
 	for _, l := range lines {
-		rest, ok := strings.CutPrefix(l, "* VANISHED (EARLIER) ")
-		if !ok {
+		rest, ok := strings.CutPrefix(l, prefix)
+		if !ok || strings.HasPrefix(rest, "(") {
 			continue
 		}
 		d := imapwire.NewDecoder(bufio.NewReader(strings.NewReader(rest+"\r\n")), imapwire.Limits{})
@@ -136,6 +152,97 @@ func TestQresyncSeqMatchPruned(t *testing.T) {
 	ps.below.Store(0)
 	if got := vanishedEarlier(t, sel(" (4 4)")); !slices.Equal(got, []uint32{8}) {
 		t.Fatalf("vanished with tombstones: %v", got)
+	}
+}
+
+// TestQresyncRealPruning runs the store's own tombstone pruning (a
+// retention of one hour on a test clock that jumps two hours) between two
+// sessions: a QRESYNC client from before the horizon gets every UID missing
+// from the mailbox (also those it knew were gone) and the current flags of
+// what changed since its mod-sequence; a client from after the horizon
+// still gets the exact list.
+func TestQresyncRealPruning(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	ts := newTestServerStore(t, t.TempDir(), sqlite.Options{Clock: clock, TombstoneRetention: time.Hour})
+	ctx := context.Background()
+	acc, err := ts.st.Account(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inbox, err := ts.st.Mailbox(ctx, acc.ID, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	w := filled(t, ts, 10)
+	w.ok("UID STORE 1 +FLAGS.SILENT (\\Deleted)")
+	w.ok("UID EXPUNGE 1")
+	// The old client's last sync: it knows UID 1 is gone.
+	a := ts.login()
+	a.ok("ENABLE QRESYNC")
+	a.ok("SELECT INBOX")
+	validity, m0 := mailboxState(t, a)
+
+	w.ok("UID STORE 2:3 +FLAGS.SILENT (\\Deleted)")
+	w.ok("UID EXPUNGE 2:3")
+	w.ok("UID STORE 4 +FLAGS.SILENT (\\Flagged)")
+	_, m1 := mailboxState(t, w) // a client synced here is after the horizon
+	mu.Lock()
+	now = now.Add(2 * time.Hour)
+	mu.Unlock()
+	w.ok("UID STORE 7 +FLAGS.SILENT (\\Deleted)")
+	w.ok("UID EXPUNGE 7")
+	w.ok("UID STORE 5 +FLAGS.SILENT ($Later)")
+	w.ok("UID STORE 9 +FLAGS.SILENT (\\Answered)")
+
+	if err := ts.st.(*sqlite.DB).Maintain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := ts.st.ChangesSince(ctx, acc.ID, inbox.ID, m0)
+	if err != nil || !ch.TombstonesPruned {
+		t.Fatalf("store did not prune the tombstones of UIDs 1-3: %+v %v", ch, err)
+	}
+	ch, err = ts.st.ChangesSince(ctx, acc.ID, inbox.ID, m1)
+	if err != nil || ch.TombstonesPruned || !slices.Equal(ch.Vanished, []store.UID{7}) {
+		t.Fatalf("the tombstone of UID 7 is not kept: %+v %v", ch, err)
+	}
+
+	wantFlags := map[uint32]string{4: `\Flagged`, 5: `$Later`, 9: `\Answered`}
+	d := ts.login()
+	d.ok("ENABLE QRESYNC")
+	u := d.ok(fmt.Sprintf("SELECT INBOX (QRESYNC (%d %d))", validity, m0))
+	if got := vanishedEarlier(t, u); !slices.Equal(got, []uint32{1, 2, 3, 7}) {
+		t.Fatalf("full resync vanished %v, want 1:3,7 (%q)", got, u)
+	}
+	if got := fetchedFlags(u); !maps.Equal(got, wantFlags) {
+		t.Fatalf("full resync flags %v, want %v", got, wantFlags)
+	}
+	// Known UIDs narrow the report.
+	u = d.ok(fmt.Sprintf("SELECT INBOX (QRESYNC (%d %d 2:10))", validity, m0))
+	if got := vanishedEarlier(t, u); !slices.Equal(got, []uint32{2, 3, 7}) {
+		t.Fatalf("known 2:10: vanished %v", got)
+	}
+	if got := fetchedFlags(u); !maps.Equal(got, wantFlags) {
+		t.Fatalf("known 2:10: flags %v", got)
+	}
+	// After the horizon: only what vanished since.
+	u = d.ok(fmt.Sprintf("SELECT INBOX (QRESYNC (%d %d))", validity, m1))
+	if got := vanishedEarlier(t, u); !slices.Equal(got, []uint32{7}) {
+		t.Fatalf("resync after the horizon: vanished %v", got)
+	}
+	if got, want := fetchedFlags(u), map[uint32]string{5: `$Later`, 9: `\Answered`}; !maps.Equal(got, want) {
+		t.Fatalf("resync after the horizon: flags %v, want %v", got, want)
+	}
+	// The old session, still selected through all of it, catches up.
+	u = a.ok("NOOP")
+	if got := vanished(t, u); !slices.Equal(got, []uint32{2, 3, 7}) {
+		t.Fatalf("selected session: vanished %v (%q)", got, u)
+	}
+	if got := fetchedFlags(u); !maps.Equal(got, wantFlags) {
+		t.Fatalf("selected session: flags %v, want %v", got, wantFlags)
 	}
 }
 
