@@ -248,7 +248,11 @@ func TestQresyncRealPruning(t *testing.T) {
 
 // TestQresyncReconnectAfterManyChanges: one connection makes 10,000 flag
 // changes and 1,000 expunges; a client that reconnects with QRESYNC gets
-// exactly the vanished UIDs and the final flags of the changed messages.
+// exactly the vanished UIDs and the final flags of the changed messages,
+// and so does a session that stayed selected. 6,000 of the changes come in
+// STOREs of 1,000 messages, which the store announces as one event
+// (flagEventsMax); 3,000 in STOREs of 50 and 1,000 in STOREs of 64 and 65
+// messages, announced per message or not on either side of that bound.
 func TestQresyncReconnectAfterManyChanges(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t)
@@ -258,54 +262,96 @@ func TestQresyncReconnectAfterManyChanges(t *testing.T) {
 	c.ok("ENABLE QRESYNC")
 	c.ok("SELECT INBOX")
 	validity, modseq := mailboxState(t, c)
+	live := ts.login()
+	live.ok("ENABLE QRESYNC")
+	live.ok("SELECT INBOX")
 
-	// The changer: ten rounds of 1,000 distinct flag changes.
+	// The changer. want holds the keywords each message ends up with.
 	w := ts.login()
 	w.ok("SELECT INBOX")
-	want := map[uint32]string{}
-	for r := 0; r < 10; r++ {
-		lo := r*250 + 1
-		kw := fmt.Sprintf("$k%d", r)
-		w.ok(fmt.Sprintf("UID STORE %d:%d +FLAGS.SILENT (%s)", lo, lo+999, kw))
-		for u := lo; u <= min(lo+999, n); u++ {
-			want[uint32(u)] += " " + kw
+	want := map[uint32][]string{}
+	changes := 0
+	add := func(uids []uint32, kw string) {
+		w.ok("UID STORE " + imapwire.FormatNumSet(uids) + " +FLAGS.SILENT (" + kw + ")")
+		for _, u := range uids {
+			want[u] = append(want[u], kw)
+		}
+		changes += len(uids)
+	}
+	span := func(lo, hi uint32) []uint32 {
+		var out []uint32
+		for u := lo; u <= hi; u++ {
+			out = append(out, u)
+		}
+		return out
+	}
+	for r := uint32(0); r < 6; r++ {
+		lo := r*400 + 1
+		add(span(lo, lo+999), fmt.Sprintf("$k%d", r))
+		for k := uint32(0); k < 10; k++ {
+			lo := (r*10+k)*50 + 1
+			add(span(lo, lo+49), "$small")
 		}
 	}
+	var third []uint32 // every third UID from 1, in sets of 64 and 65
+	for u := uint32(1); u <= n; u += 3 {
+		third = append(third, u)
+	}
+	for k := 0; len(third) > 0; k++ {
+		m := min(len(third), 64+k%2)
+		add(third[:m], "$edge")
+		third = third[m:]
+	}
+	if changes != 10000 {
+		t.Fatalf("%d flag changes, want 10000", changes)
+	}
 	var gone []uint32
-	for u := uint32(3); u <= n && len(gone) < 1000; u += 3 {
+	for u := uint32(3); u <= n; u += 3 {
 		gone = append(gone, u)
 		delete(want, u)
+	}
+	if len(gone) != 1000 {
+		t.Fatalf("%d expunges, want 1000", len(gone))
 	}
 	w.ok("UID STORE " + imapwire.FormatNumSet(gone) + ` +FLAGS.SILENT (\Deleted)`)
 	w.ok("UID EXPUNGE " + imapwire.FormatNumSet(gone))
 	c.ok("LOGOUT")
 
+	// checkFlags compares fetched flags with \Seen plus the keywords added.
+	checkFlags := func(what string, got map[uint32]string) {
+		t.Helper()
+		if len(got) != len(want) {
+			t.Fatalf("%s: fetched %d messages, want %d", what, len(got), len(want))
+		}
+		for uid, kws := range want {
+			flags := strings.Fields(got[uid])
+			exp := append([]string{`\Seen`}, kws...)
+			slices.Sort(flags)
+			slices.Sort(exp)
+			if !slices.Equal(flags, exp) {
+				t.Fatalf("%s: UID %d has flags %q, want %q", what, uid, flags, exp)
+			}
+		}
+	}
 	d := ts.login()
 	d.ok("ENABLE QRESYNC")
 	u := d.ok(fmt.Sprintf("SELECT INBOX (QRESYNC (%d %d 1:%d))", validity, modseq, n))
 	if got := vanishedEarlier(t, u); !slices.Equal(got, gone) {
 		t.Fatalf("vanished: %d UIDs, want %d", len(got), len(gone))
 	}
-	got := fetchedFlags(u)
-	if len(got) != len(want) {
-		t.Fatalf("fetched %d messages, want %d", len(got), len(want))
-	}
-	for uid, kws := range want {
-		flags := got[uid]
-		for _, kw := range strings.Fields(kws) {
-			if !strings.Contains(" "+flags+" ", " "+kw+" ") || !strings.Contains(flags, `\Seen`) {
-				t.Fatalf("UID %d: flags %q, want %s and \\Seen", uid, flags, kws)
-			}
-		}
-	}
+	checkFlags("select qresync", fetchedFlags(u))
 	// The same through UID FETCH CHANGEDSINCE VANISHED.
 	u = d.ok(fmt.Sprintf("UID FETCH 1:* (FLAGS) (CHANGEDSINCE %d VANISHED)", modseq))
 	if got := vanishedEarlier(t, u); !slices.Equal(got, gone) {
 		t.Fatalf("fetch vanished: %d UIDs, want %d", len(got), len(gone))
 	}
-	if got := fetchedFlags(u); len(got) != len(want) {
-		t.Fatalf("fetch changedsince: %d messages, want %d", len(got), len(want))
+	checkFlags("fetch changedsince", fetchedFlags(u))
+	// The session selected all along learns the same from the hub's events.
+	u = live.ok("NOOP")
+	if got := vanished(t, u); !slices.Equal(got, gone) {
+		t.Fatalf("live session vanished: %d UIDs, want %d", len(got), len(gone))
 	}
+	checkFlags("live session", fetchedFlags(u))
 }
 
 func TestCondstoreTwoSessions(t *testing.T) {
