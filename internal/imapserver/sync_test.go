@@ -504,6 +504,79 @@ func TestObjectIDStable(t *testing.T) {
 	}
 }
 
+// objectIDs selects mailbox and returns its MAILBOXID and, per message
+// (by UID), "EMAILID THREADID".
+func objectIDs(t *testing.T, c *tconn, mailbox string) (string, map[uint32]string) {
+	t.Helper()
+	u := c.ok("SELECT " + mailbox)
+	mboxID := regexp.MustCompile(`MAILBOXID \(([^)]+)\)`).FindStringSubmatch(strings.Join(u, "\n"))
+	if mboxID == nil {
+		t.Fatalf("no MAILBOXID in %q", u)
+	}
+	u = c.ok("UID FETCH 1:* (EMAILID THREADID)")
+	idRe := regexp.MustCompile(`EMAILID \(([^)]+)\) THREADID \(([^)]+)\)`)
+	out := map[uint32]string{}
+	for _, l := range u {
+		uid, m := fetchUIDRe.FindStringSubmatch(l), idRe.FindStringSubmatch(l)
+		if uid == nil || m == nil {
+			t.Fatalf("no object ids in %q", l)
+		}
+		n, _ := strconv.ParseUint(uid[1]+uid[2], 10, 32)
+		out[uint32(n)] = m[1] + " " + m[2]
+	}
+	return mboxID[1], out
+}
+
+// TestObjectIDTwoSessions: the MAILBOXID, EMAILID and THREADID one
+// session sees are the ones another session sees, after that other
+// session's MOVE and RENAME too, and the first one's.
+func TestObjectIDTwoSessions(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	a := ts.login()
+	b := ts.login()
+	a.ok("CREATE Work")
+	a.ok("CREATE Keep")
+	reply := "From: Bob <bob@example.com>\r\nTo: alice@example.com\r\nSubject: Re: test message 1\r\n" +
+		"Message-ID: <r1@example.com>\r\nIn-Reply-To: <m1@example.com>\r\n\r\nA reply\r\n"
+	a.appendMsg("Work", "", testMessage(1))
+	a.appendMsg("Work", "", reply)
+	a.appendMsg("Work", "", testMessage(2))
+	work, ids := objectIDs(t, a, "Work")
+	if len(ids) != 3 {
+		t.Fatalf("ids %v", ids)
+	}
+	email := func(uid uint32) string { return strings.Fields(ids[uid])[0] }
+	thread := func(uid uint32) string { return strings.Fields(ids[uid])[1] }
+	if email(1) == email(2) || email(1) == email(3) || thread(1) != thread(2) || thread(1) == thread(3) {
+		t.Fatalf("ids of a thread of two and a lone message: %v", ids)
+	}
+
+	// b sees the same ids; then it moves the reply and renames the mailbox.
+	if m, got := objectIDs(t, b, "Work"); m != work || !maps.Equal(got, ids) {
+		t.Fatalf("second session: %s %v, want %s %v", m, got, work, ids)
+	}
+	b.ok("UID MOVE 2 Keep")
+	b.ok("UNSELECT")
+	b.ok("RENAME Work Projects")
+	a.ok("UNSELECT")
+	m, got := objectIDs(t, a, "Projects")
+	if m != work || len(got) != 2 || got[1] != ids[1] || got[3] != ids[3] {
+		t.Fatalf("first session after the other's move and rename: %s %v, want %s and %v", m, got, work, ids)
+	}
+	_, got = objectIDs(t, a, "Keep")
+	if len(got) != 1 || got[1] != ids[2] {
+		t.Fatalf("moved message as the first session sees it: %v, want %s", got, ids[2])
+	}
+	// a moves it back; b finds the ids it saw at first.
+	a.ok("UID MOVE 1 Projects")
+	_, got = objectIDs(t, b, "Projects")
+	want := map[uint32]string{1: ids[1], 3: ids[3], 4: ids[2]}
+	if !maps.Equal(got, want) {
+		t.Fatalf("second session after the first one's move: %v, want %v", got, want)
+	}
+}
+
 // idsEmpty returns the MAILBOXID of a mailbox without messages.
 func idsEmpty(t *testing.T, c *tconn, mailbox string) (string, string, string) {
 	t.Helper()
