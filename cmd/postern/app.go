@@ -65,14 +65,20 @@ func (a *app) logger(cfg config.Config) *slog.Logger {
 // openStore opens the embedded store of cfg.DataDir. SQLite in WAL mode lets
 // any number of CLI processes use it beside a running server.
 func (a *app) openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (store.Store, error) {
-	st, err := sqlite.Open(ctx, cfg.DataDir, sqlite.Options{
-		MaxMessageSize: int64(cfg.Limits.MaxMessageSize),
-		Logger:         log,
-	})
+	st, err := sqlite.Open(ctx, cfg.DataDir, storeOptions(cfg, log))
 	if err != nil {
 		return nil, fmt.Errorf("opening store in %s: %w", cfg.DataDir, err)
 	}
 	return st, nil
+}
+
+// storeOptions maps the configuration onto the store's options.
+func storeOptions(cfg config.Config, log *slog.Logger) sqlite.Options {
+	return sqlite.Options{
+		MaxMessageSize:     int64(cfg.Limits.MaxMessageSize),
+		TombstoneRetention: cfg.Store.TombstoneRetention.D(),
+		Logger:             log,
+	}
 }
 
 // withStore loads the config, opens the store, runs fn and closes the store.

@@ -40,6 +40,7 @@ type Config struct {
 	TLS    TLS    `toml:"tls"`
 	Auth   Auth   `toml:"auth"`
 	Limits Limits `toml:"limits"`
+	Store  Store  `toml:"store"`
 	Log    Log    `toml:"log"`
 	POP3   POP3   `toml:"pop3"`
 }
@@ -144,6 +145,19 @@ type Limits struct {
 	LMTPTimeout Duration `toml:"lmtp_timeout"`
 }
 
+// Store tunes the embedded store (package sqlite).
+type Store struct {
+	// TombstoneRetention is how long the store remembers the UID of an
+	// expunged message, so that a QRESYNC client reconnecting later is
+	// told exactly which UIDs vanished. A client whose last sync is older
+	// than that still resyncs correctly, but is sent every UID missing
+	// from the mailbox instead of only the recent expunges.
+	TombstoneRetention Duration `toml:"tombstone_retention"`
+}
+
+// DefaultTombstoneRetention is the default Store.TombstoneRetention.
+const DefaultTombstoneRetention = 90 * 24 * time.Hour
+
 // Log configures log/slog output (on standard error).
 type Log struct {
 	Level  string `toml:"level"`  // debug, info, warn, error
@@ -198,6 +212,9 @@ func Default() Config {
 		},
 		Auth: Auth{
 			PasswordCacheTTL: Duration(10 * time.Minute),
+		},
+		Store: Store{
+			TombstoneRetention: Duration(DefaultTombstoneRetention),
 		},
 		Log: Log{Level: "info", Format: "text"},
 		POP3: POP3{

@@ -25,6 +25,9 @@ func TestDefaults(t *testing.T) {
 	if c.Limits.IMAPIdleTimeout.D() != 30*time.Minute || c.Limits.POP3IdleTimeout.D() != 10*time.Minute {
 		t.Fatalf("idle timeouts %v %v", c.Limits.IMAPIdleTimeout, c.Limits.POP3IdleTimeout)
 	}
+	if c.Store.TombstoneRetention.D() != 90*24*time.Hour {
+		t.Fatalf("tombstone retention %v", c.Store.TombstoneRetention)
+	}
 	if err := c.Validate(); err != nil {
 		t.Fatalf("defaults do not validate: %v", err)
 	}
@@ -88,6 +91,9 @@ trusted_networks = ["10.0.0.0/8", "192.168.1.7"]
 [pop3]
 expire = 30
 login_delay = "5m"
+
+[store]
+tombstone_retention = "720h"
 `
 	c, err := Parse([]byte(src))
 	if err != nil {
@@ -107,6 +113,9 @@ login_delay = "5m"
 	}
 	if c.POP3.Expire != 30 || c.POP3.LoginDelay.D() != 5*time.Minute {
 		t.Fatalf("pop3 %+v", c.POP3)
+	}
+	if c.Store.TombstoneRetention.D() != 30*24*time.Hour {
+		t.Fatalf("store %+v", c.Store)
 	}
 	if len(c.Domains) != 2 || len(c.TLS.Certificates) != 1 {
 		t.Fatalf("domains %v certs %v", c.Domains, c.TLS.Certificates)
@@ -172,6 +181,9 @@ func TestBadValues(t *testing.T) {
 		{"cram without key", "\n[auth]\ncram_md5 = true\n", "auth.plain_secret_key_file", 2},
 		{"scram iterations", "[auth]\nscram_iterations = 100\n", "auth.scram_iterations", 2},
 		{"lockout", "[auth]\nlockout_duration = \"-5m\"\n", "auth.lockout_duration", 2},
+		{"retention zero", "[store]\ntombstone_retention = \"0s\"\n", "store.tombstone_retention", 2},
+		{"retention negative", "[store]\n\ntombstone_retention = \"-1h\"\n", "store.tombstone_retention", 3},
+		{"retention days", "[store]\ntombstone_retention = \"90d\"\n", "store.tombstone_retention", 2},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -293,4 +305,15 @@ func TestExampleComplete(t *testing.T) {
 		}
 	}
 	walk("", reflect.TypeFor[Config]())
+}
+
+func TestTombstoneRetention(t *testing.T) {
+	c, err := Parse([]byte("[store]\ntombstone_retention = 86400\n"))
+	if err != nil || c.Store.TombstoneRetention.D() != 24*time.Hour {
+		t.Fatalf("bare seconds: %v %v", c.Store.TombstoneRetention, err)
+	}
+	err = parseErr("[store]\ntombstone_retention = \"0s\"\n")
+	if err == nil || !strings.Contains(err.Error(), "store.tombstone_retention: must be positive") {
+		t.Fatalf("zero retention: %v", err)
+	}
 }

@@ -100,6 +100,9 @@ func (c *Config) Validate() error {
 			bad(t.key, "must be positive")
 		}
 	}
+	if c.Store.TombstoneRetention <= 0 {
+		bad("store.tombstone_retention", "must be positive, e.g. \"2160h\" (90 days)")
+	}
 	if _, err := ParseLevel(c.Log.Level); err != nil {
 		bad("log.level", "%v", err)
 	}

@@ -294,14 +294,26 @@ func runTool(t *testing.T, timeout time.Duration, env []string, name string, arg
 	return out.String(), err
 }
 
-// needTool skips the test when an external program is not installed.
+// needTool returns the path of an external program. When it is not
+// installed the test is skipped, except under CI (environment variable CI
+// set, as .ci/run does), where a missing peer must not pass unnoticed.
 func needTool(t *testing.T, name, pkg string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
+		if inCI() {
+			t.Fatalf("%s not installed, and CI=%q forbids skipping (apt-get install -y %s)", name, os.Getenv("CI"), pkg)
+		}
 		t.Skipf("%s not installed (apt-get install -y %s)", name, pkg)
 	}
 	return p
+}
+
+// inCI tells whether the environment variable CI asks for a CI run: set,
+// and not "0" or "false".
+func inCI() bool {
+	v := strings.TrimSpace(os.Getenv("CI"))
+	return v != "" && v != "0" && !strings.EqualFold(v, "false")
 }
 
 // tail returns at most the last n bytes of s.

@@ -103,7 +103,8 @@ func setMaildirFlags(t *testing.T, m maildirMessage, flags string) {
 
 // TestMbsync syncs a 20-message INBOX (and the account's other mailboxes)
 // to a local Maildir with mbsync, changes flags, deletes and adds messages
-// on both sides, syncs twice more and checks both sides agree.
+// on both sides, syncs twice more and checks both sides agree; then a
+// second round of changes on both sides and one sync, and again.
 func TestMbsync(t *testing.T) {
 	t.Parallel()
 	mbsync := needTool(t, "mbsync", "isync")
@@ -254,38 +255,45 @@ SyncState *
 	for i := 8; i < 20; i++ {
 		want[fmt.Sprintf("sync-%d@e2e.test", i)] = ""
 	}
-	remote = remoteInbox()
-	near = readMaildir(t, filepath.Join(local, "INBOX"))
-	var diffs []string
-	for id, flags := range want {
-		r, rok := remote[id]
-		l, lok := near[id]
-		switch {
-		case !rok || !lok:
-			diffs = append(diffs, fmt.Sprintf("%s: on server %v, in Maildir %v", id, rok, lok))
-		case maildirFlags(r.flags) != flags || l.flags != flags:
-			diffs = append(diffs, fmt.Sprintf("%s: server flags %v, Maildir flags %q, want %q", id, r.flags, l.flags, flags))
-		case !bytes.Equal(stripTUID(l.body), stripTUID(crlfToLF(r.body))):
-			diffs = append(diffs, fmt.Sprintf("%s: bodies differ", id))
+	// agree checks that server and Maildir INBOX hold exactly the
+	// messages of want, with those Maildir flags and the same bodies, and
+	// reloads remote and near.
+	agree := func(after string, want map[string]string) {
+		t.Helper()
+		remote = remoteInbox()
+		near = readMaildir(t, filepath.Join(local, "INBOX"))
+		var diffs []string
+		for id, flags := range want {
+			r, rok := remote[id]
+			l, lok := near[id]
+			switch {
+			case !rok || !lok:
+				diffs = append(diffs, fmt.Sprintf("%s: on server %v, in Maildir %v", id, rok, lok))
+			case maildirFlags(r.flags) != flags || l.flags != flags:
+				diffs = append(diffs, fmt.Sprintf("%s: server flags %v, Maildir flags %q, want %q", id, r.flags, l.flags, flags))
+			case !bytes.Equal(stripTUID(l.body), stripTUID(crlfToLF(r.body))):
+				diffs = append(diffs, fmt.Sprintf("%s: bodies differ", id))
+			}
+		}
+		for id := range remote {
+			if _, ok := want[id]; !ok {
+				diffs = append(diffs, fmt.Sprintf("%s still on the server", id))
+			}
+		}
+		for id, l := range near {
+			if _, ok := want[id]; !ok {
+				diffs = append(diffs, fmt.Sprintf("%s still in the Maildir (%s)", id, l.path))
+			}
+		}
+		sort.Strings(diffs)
+		if len(diffs) > 0 {
+			t.Fatalf("server and Maildir disagree after %s:\n%s", after, strings.Join(diffs, "\n"))
 		}
 	}
-	for id := range remote {
-		if _, ok := want[id]; !ok {
-			diffs = append(diffs, fmt.Sprintf("%s still on the server", id))
-		}
-	}
-	for id, l := range near {
-		if _, ok := want[id]; !ok {
-			diffs = append(diffs, fmt.Sprintf("%s still in the Maildir (%s)", id, l.path))
-		}
-	}
+	agree("two more syncs", want)
 	// The message written locally reached the server with its body.
-	if r, ok := remote["sync-local-new@e2e.test"]; ok && !bytes.HasSuffix(crlfToLF(r.body), localNew[headerEnd(localNew):]) {
-		diffs = append(diffs, fmt.Sprintf("sync-local-new on the server has another body: %q", r.body))
-	}
-	sort.Strings(diffs)
-	if len(diffs) > 0 {
-		t.Fatalf("server and Maildir disagree after two more syncs:\n%s", strings.Join(diffs, "\n"))
+	if r := remote["sync-local-new@e2e.test"]; !bytes.HasSuffix(crlfToLF(r.body), localNew[headerEnd(localNew):]) {
+		t.Fatalf("sync-local-new on the server has another body: %q", r.body)
 	}
 
 	// The folder created locally exists on the server with its message.
@@ -293,6 +301,46 @@ SyncState *
 	if len(newOnServer) != 1 || newOnServer[0].messageID != "sync-folder-new@e2e.test" || maildirFlags(newOnServer[0].flags) != "S" {
 		t.Fatalf("LocalNew on the server: %+v", newOnServer)
 	}
+	// Round 2 of changes on both sides, then one sync. Server: sync-8
+	// flagged, \Seen taken off sync-1, sync-9 expunged, a new delivery.
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatalf("SELECT: %v", err)
+	}
+	storeFlags("sync-8", imap.FlagFlagged)
+	if err := c.Store(imap.UIDSetNum(uidOf("sync-1")), &imap.StoreFlags{Op: imap.StoreFlagsDel, Silent: true, Flags: []imap.Flag{imap.FlagSeen}}, nil).Close(); err != nil {
+		t.Fatalf("UID STORE sync-1 -\\Seen: %v", err)
+	}
+	storeFlags("sync-9", imap.FlagDeleted)
+	if err := c.UIDExpunge(imap.UIDSetNum(uidOf("sync-9"))).Close(); err != nil {
+		t.Fatalf("UID EXPUNGE: %v", err)
+	}
+	deliverAll(t, srv.lmtp, user+"@localhost", [][]byte{makeMessage("sync-remote-new2", 4)})
+	// Maildir: sync-4 also seen and sync-10 answered (renames), sync-11
+	// deleted, a new file.
+	setMaildirFlags(t, near["sync-4@e2e.test"], near["sync-4@e2e.test"].flags+"S")
+	setMaildirFlags(t, near["sync-10@e2e.test"], near["sync-10@e2e.test"].flags+"R")
+	if err := os.Remove(near["sync-11@e2e.test"].path); err != nil {
+		t.Fatal(err)
+	}
+	localNew2 := crlfToLF(makeMessage("sync-local-new2", 7))
+	if err := os.WriteFile(filepath.Join(local, "INBOX", "new", "1795000002.e2elocal3.host"), localNew2, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	sync(4)
+	want["sync-8@e2e.test"] = "F"
+	want["sync-1@e2e.test"] = ""
+	delete(want, "sync-9@e2e.test")
+	want["sync-remote-new2@e2e.test"] = ""
+	want["sync-4@e2e.test"] = "FS"
+	want["sync-10@e2e.test"] = "R"
+	delete(want, "sync-11@e2e.test")
+	want["sync-local-new2@e2e.test"] = ""
+	agree("the second round of changes", want)
+	if r := remote["sync-local-new2@e2e.test"]; !bytes.HasSuffix(crlfToLF(r.body), localNew2[headerEnd(localNew2):]) {
+		t.Fatalf("sync-local-new2 on the server has another body: %q", r.body)
+	}
+
 	c.Logout().Wait()
 	srv.stop()
 	mustCheck(t, data)

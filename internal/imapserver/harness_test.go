@@ -47,8 +47,19 @@ func newTestServer(t testing.TB, tweak ...func(*Options)) *testServer {
 // bob unless they exist (a restart over the same directory).
 func newTestServerAt(t testing.TB, dir string, tweak ...func(*Options)) *testServer {
 	t.Helper()
+	return newTestServerStore(t, dir, sqlite.Options{}, tweak...)
+}
+
+// newTestServerStore is newTestServerAt with the store opened with sopts
+// (a test clock, a short tombstone retention); the logger defaults to
+// discarding.
+func newTestServerStore(t testing.TB, dir string, sopts sqlite.Options, tweak ...func(*Options)) *testServer {
+	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, dir, sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
+	if sopts.Logger == nil {
+		sopts.Logger = slog.New(slog.DiscardHandler)
+	}
+	st, err := sqlite.Open(ctx, dir, sopts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,8 +2,12 @@ package imapserver
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/postern/postern/internal/imapwire"
 )
 
 // filled returns a logged-in connection with n messages in INBOX, selected.
@@ -101,7 +105,12 @@ func TestFetch(t *testing.T) {
 	u = c.ok("UID FETCH 2 (RFC822.SIZE MODSEQ SAVEDATE EMAILID THREADID PREVIEW)")
 	has(t, u, "UID 2")
 	has(t, u, "MODSEQ (")
-	has(t, u, "PREVIEW ")
+	has(t, u, `PREVIEW "See the attachment."`)
+	if d := saveDate(t, u[0]); time.Since(d) > time.Minute || time.Until(d) > time.Minute {
+		t.Fatalf("SAVEDATE %v is not the time of the APPEND", d)
+	}
+	u = c.ok("FETCH 1 (PREVIEW)")
+	has(t, u, `* 1 FETCH (PREVIEW "Hello body 1")`)
 	u = c.ok("FETCH 1:* FAST")
 	has(t, u, "* 2 FETCH")
 	u = c.ok("FETCH 2 BODY")
@@ -118,6 +127,89 @@ func TestFetch(t *testing.T) {
 	c.bad("FETCH 1 BODY[HEADER.FIELDS ()]")
 	c.bad("FETCH 0 FLAGS")
 	c.ok("UID FETCH 99 FLAGS")
+}
+
+var saveDateRe = regexp.MustCompile(`SAVEDATE "([^"]+)"`)
+
+// saveDate returns the SAVEDATE of a FETCH response, which must be a quoted
+// date-time (never NIL: every mailbox of the store records save dates).
+func saveDate(t *testing.T, line string) time.Time {
+	t.Helper()
+	m := saveDateRe.FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("no quoted SAVEDATE in %q", line)
+	}
+	d, err := time.Parse(imapwire.DateTimeLayout, m[1])
+	if err != nil {
+		t.Fatalf("SAVEDATE in %q: %v", line, err)
+	}
+	return d
+}
+
+// TestPreviewSaveDateTwoSessions: PREVIEW text and SAVEDATE of messages one
+// session appends, as another session fetches them. SAVEDATE is when the
+// message entered the mailbox (the APPEND, a later COPY), not its
+// INTERNALDATE; PREVIEW is the folded start of the text, "" without any.
+func TestPreviewSaveDateTwoSessions(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	a := ts.login()
+	b := ts.login()
+	html := "From: a@example.com\r\nSubject: h\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" +
+		"<html><head><style>p { color: red }</style></head><body><p>Hi there,</p>\r\n<p>see   you &amp; bye</p></body></html>\r\n"
+	plain := "From: a@example.com\r\nSubject: p\r\n\r\nLine one\r\n\r\n   line\ttwo \"quoted\"\r\n"
+	attachment := "From: a@example.com\r\nSubject: a\r\nMIME-Version: 1.0\r\nContent-Type: application/octet-stream\r\n" +
+		"Content-Transfer-Encoding: base64\r\n\r\nAAECAwQFBgc=\r\n"
+	long := "From: a@example.com\r\nSubject: l\r\n\r\n" + strings.Repeat("word ", 100) + "\r\n"
+	before := time.Now().Add(-time.Second)
+	for i, m := range []string{html, plain, attachment, long} {
+		tag := fmt.Sprintf("a%d", i)
+		a.send(fmt.Sprintf("%s APPEND INBOX \"05-Mar-2023 10:00:00 +0000\" {%d+}\r\n%s\r\n", tag, len(m), m))
+		if _, st := a.until(tag); !strings.HasPrefix(st, "OK") {
+			t.Fatalf("append %d: %q", i+1, st)
+		}
+	}
+	after := time.Now().Add(time.Second)
+
+	b.ok("EXAMINE INBOX")
+	u := b.ok("FETCH 1:* (PREVIEW SAVEDATE INTERNALDATE)")
+	if len(u) != 4 {
+		t.Fatalf("fetch: %q", u)
+	}
+	for i, want := range []string{`"Hi there, see you & bye"`, `"Line one line two \"quoted\""`, `""`, `"` + strings.TrimSpace(strings.Repeat("word ", 40)) + `"`} {
+		has(t, u[i:i+1], "PREVIEW "+want+" ")
+		has(t, u[i:i+1], `INTERNALDATE "05-Mar-2023 10:00:00 +0000"`)
+		if d := saveDate(t, u[i]); d.Before(before.Truncate(time.Second)) || d.After(after) {
+			t.Fatalf("message %d: SAVEDATE %v outside the APPEND (%v to %v)", i+1, d, before, after)
+		}
+	}
+	orig := saveDate(t, u[1])
+	// Both sessions see the same.
+	a.ok("SELECT INBOX")
+	if u2 := a.ok("FETCH 2 (PREVIEW SAVEDATE)"); !saveDate(t, u2[0]).Equal(orig) || !strings.Contains(u2[0], `PREVIEW "Line one`) {
+		t.Fatalf("first session: %q, want SAVEDATE %v", u2, orig)
+	}
+	hasNot(t, u, "SAVEDATE NIL")
+	u = b.ok("SEARCH SAVEDATESUPPORTED")
+	has(t, u, "* SEARCH 1 2 3 4")
+	u = b.ok("SEARCH SAVEDBEFORE 1-Jan-2024")
+	if len(u) != 1 || u[0] != "* SEARCH" {
+		t.Fatalf("savedbefore: %q", u)
+	}
+	u = b.ok("SEARCH BEFORE 1-Jan-2024 SAVEDSINCE 1-Jan-2024")
+	has(t, u, "* SEARCH 1 2 3 4")
+
+	// A copy made by b later gets a later SAVEDATE; a sees it.
+	time.Sleep(time.Until(orig.Add(1100 * time.Millisecond)))
+	b.ok("CREATE Copies")
+	b.ok("COPY 2 Copies")
+	a.ok("SELECT Copies")
+	u = a.ok("FETCH 1 (PREVIEW SAVEDATE INTERNALDATE)")
+	has(t, u, `PREVIEW "Line one line two`)
+	has(t, u, `INTERNALDATE "05-Mar-2023 10:00:00 +0000"`)
+	if d := saveDate(t, u[0]); !d.After(orig) || d.After(time.Now().Add(time.Second)) {
+		t.Fatalf("copy: SAVEDATE %v, want after %v", d, orig)
+	}
 }
 
 func TestFetchChangedSince(t *testing.T) {

@@ -2,6 +2,8 @@ package imapserver
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -131,4 +133,95 @@ func TestNotifyFilters(t *testing.T) {
 	a.ok("NOTIFY SET (selected NONE) (personal NONE)")
 	nc := ts.dial()
 	nc.bad("NOTIFY NONE") // not authenticated
+}
+
+// TestNotifySelectedChanges: with NOTIFY SET (selected (MessageNew
+// MessageExpunge FlagChange)), flag changes and expunges another session
+// makes in the selected mailbox reach the client as FETCH FLAGS and
+// EXPUNGE (VANISHED once QRESYNC is on), while it idles and on NOOP.
+func TestNotifySelectedChanges(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	b := filled(t, ts, 5)
+	a := ts.login()
+	a.ok("SELECT INBOX")
+	a.ok("NOTIFY SET (selected (MessageNew MessageExpunge FlagChange))")
+	q := ts.login()
+	q.ok("ENABLE QRESYNC")
+	q.ok("SELECT INBOX")
+	q.ok("NOTIFY SET (selected (MessageNew MessageExpunge FlagChange))")
+
+	// Both idle; b changes a flag, then expunges message 1.
+	a.send("i1 IDLE\r\n")
+	q.send("i1 IDLE\r\n")
+	for _, c := range []*tconn{a, q} {
+		if l := c.readLine(); !strings.HasPrefix(l, "+ ") {
+			t.Fatalf("idle: %q", l)
+		}
+	}
+	b.ok(`STORE 2 +FLAGS.SILENT (\Flagged)`)
+	if l := a.readLine(); !isFlagsFetch(l, 2, `\Flagged`) {
+		t.Fatalf("flag change during idle: %q", l)
+	}
+	if l := q.readLine(); !isFlagsFetch(l, 2, `\Flagged`, "UID 2", "MODSEQ (") {
+		t.Fatalf("flag change during idle (qresync): %q", l)
+	}
+	b.ok(`STORE 1 +FLAGS.SILENT (\Deleted)`)
+	if l := a.readLine(); !isFlagsFetch(l, 1, `\Deleted`) {
+		t.Fatalf("\\Deleted during idle: %q", l)
+	}
+	if l := q.readLine(); !isFlagsFetch(l, 1, `\Deleted`, "UID 1", "MODSEQ (") {
+		t.Fatalf("\\Deleted during idle (qresync): %q", l)
+	}
+	b.ok("EXPUNGE")
+	if l := a.readLine(); l != "* 1 EXPUNGE" {
+		t.Fatalf("expunge during idle: %q", l)
+	}
+	if l := q.readLine(); l != "* VANISHED 1" {
+		t.Fatalf("expunge during idle (qresync): %q", l)
+	}
+	for _, c := range []*tconn{a, q} {
+		c.send("DONE\r\n")
+		if u, st := c.until("i1"); !strings.HasPrefix(st, "OK") || len(u) != 0 {
+			t.Fatalf("idle end: %q %q", u, st)
+		}
+	}
+	u := a.ok("FETCH 1 (UID FLAGS)")
+	if len(u) != 1 || !isFlagsFetch(u[0], 1, `\Flagged`, "UID 2") {
+		t.Fatalf("message 1 after the expunge: %q", u)
+	}
+
+	// Outside IDLE, NOOP brings them.
+	b.ok(`UID STORE 4 +FLAGS.SILENT ($Work)`)
+	b.ok(`UID STORE 5 +FLAGS.SILENT (\Deleted)`)
+	b.ok("UID EXPUNGE 5")
+	u = a.ok("NOOP")
+	if !slices.ContainsFunc(u, func(l string) bool { return isFlagsFetch(l, 3, "$Work") }) {
+		t.Fatalf("NOOP: %q", u)
+	}
+	has(t, u, "* 4 EXPUNGE")
+	u = q.ok("NOOP")
+	if !slices.ContainsFunc(u, func(l string) bool { return isFlagsFetch(l, 3, "$Work", "UID 4", "MODSEQ (") }) {
+		t.Fatalf("NOOP (qresync): %q", u)
+	}
+	hasNot(t, u, "EXPUNGE")
+	has(t, u, "* VANISHED 5")
+	u = a.ok("FETCH 1:* (UID)")
+	if len(u) != 3 || !strings.Contains(u[2], "UID 4") {
+		t.Fatalf("after the changes: %q", u)
+	}
+}
+
+// isFlagsFetch tells whether l is "* seq FETCH (...)" with exactly the
+// given flags and every one of the extra items.
+func isFlagsFetch(l string, seq int, flags string, extra ...string) bool {
+	if !strings.HasPrefix(l, fmt.Sprintf("* %d FETCH (", seq)) || !strings.Contains(l, "FLAGS ("+flags+")") {
+		return false
+	}
+	for _, e := range extra {
+		if !strings.Contains(l, e) {
+			return false
+		}
+	}
+	return true
 }

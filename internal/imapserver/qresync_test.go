@@ -2,7 +2,9 @@ package imapserver
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -41,4 +43,57 @@ func TestQresync(t *testing.T) {
 			t.Fatalf("vanished with wrong uidvalidity: %q", u)
 		}
 	}
+}
+
+// TestQresyncExamine: EXAMINE with QRESYNC reports what vanished and what
+// changed like SELECT does, but stays read-only: the new messages stay
+// \Recent for the next SELECT and flags cannot be changed.
+func TestQresyncExamine(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	c := filled(t, ts, 6)
+	validity, modseq := mailboxState(t, c)
+	c.ok(`UID STORE 2 +FLAGS.SILENT (\Deleted)`)
+	c.ok("UID EXPUNGE 2")
+	c.ok(`UID STORE 4 +FLAGS.SILENT (\Flagged)`)
+	c.ok("LOGOUT")
+	w := ts.login()
+	w.appendMsg("INBOX", "$New", testMessage(7))
+	w.appendMsg("INBOX", "", testMessage(8))
+
+	e := ts.login()
+	e.ok("ENABLE QRESYNC")
+	u, st := e.cmd(fmt.Sprintf("EXAMINE INBOX (QRESYNC (%d %d))", validity, modseq))
+	if st != "OK [READ-ONLY] EXAMINE completed" {
+		t.Fatalf("examine: %q %q", st, u)
+	}
+	has(t, u, "* 7 EXISTS")
+	has(t, u, "* 2 RECENT")
+	if got := vanishedEarlier(t, u); !slices.Equal(got, []uint32{2}) {
+		t.Fatalf("vanished %v in %q", got, u)
+	}
+	want := map[uint32]string{4: `\Flagged`, 7: `$New \Recent`, 8: `\Recent`}
+	if got := fetchedFlags(u); !maps.Equal(got, want) {
+		t.Fatalf("changed flags %v, want %v", got, want)
+	}
+	_, hms := mailboxState(t, e)
+	e.no(`UID STORE 7 +FLAGS (\Seen)`)
+	u = e.ok("UID FETCH 8 (BODY[])")
+	hasNot(t, u, `\Seen`)
+
+	// EXAMINE claimed no \Recent: a SELECT gets them.
+	s := ts.login()
+	u = s.ok("SELECT INBOX")
+	has(t, u, "* 2 RECENT")
+	// Nothing changed since what the EXAMINE reported: an empty answer,
+	// after [CLOSED] for the mailbox the session had open.
+	u = e.ok(fmt.Sprintf("EXAMINE INBOX (QRESYNC (%d %d))", validity, hms))
+	has(t, u, "* OK [CLOSED]")
+	hasNot(t, u, "VANISHED")
+	hasNot(t, u, "FETCH")
+	// The read-only session is told of later expunges as VANISHED.
+	s.ok(`UID STORE 5 +FLAGS.SILENT (\Deleted)`)
+	s.ok("UID EXPUNGE 5")
+	u = e.ok("NOOP")
+	has(t, u, "* VANISHED 5")
 }

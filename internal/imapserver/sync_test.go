@@ -5,22 +5,26 @@ import (
 	"compress/flate"
 	"context"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/postern/postern/internal/imapwire"
 	"github.com/postern/postern/internal/store"
+	"github.com/postern/postern/internal/store/sqlite"
 )
 
 // prunedStore is the real store with expunge tombstones older than a
 // mod-sequence treated as pruned, as sqlite does after
-// Options.TombstoneRetention (its pruning runs from a one-minute ticker,
-// too slow for a unit test). Everything else is the real store.
+// Options.TombstoneRetention, with the horizon switched on and off at
+// will. Everything else is the real store. TestQresyncRealPruning runs
+// the store's own pruning instead.
 type prunedStore struct {
 	store.Store
 	below atomic.Uint64 // tombstones with modseq <= below are gone
@@ -57,10 +61,22 @@ func mailboxState(t testing.TB, c *tconn) (uint32, uint64) {
 // vanishedEarlier returns the UIDs of the VANISHED (EARLIER) lines.
 func vanishedEarlier(t testing.TB, lines []string) []uint32 {
 	t.Helper()
+	return vanishedAfter(t, lines, "* VANISHED (EARLIER) ")
+}
+
+// vanished returns the UIDs of the VANISHED lines without EARLIER.
+func vanished(t testing.TB, lines []string) []uint32 {
+	t.Helper()
+	return vanishedAfter(t, lines, "* VANISHED ")
+}
+
+// vanishedAfter returns the UIDs of the lines starting with prefix.
+func vanishedAfter(t testing.TB, lines []string, prefix string) []uint32 {
+	t.Helper()
 	var out []uint32
 	for _, l := range lines {
-		rest, ok := strings.CutPrefix(l, "* VANISHED (EARLIER) ")
-		if !ok {
+		rest, ok := strings.CutPrefix(l, prefix)
+		if !ok || strings.HasPrefix(rest, "(") {
 			continue
 		}
 		d := imapwire.NewDecoder(bufio.NewReader(strings.NewReader(rest+"\r\n")), imapwire.Limits{})
@@ -139,9 +155,104 @@ func TestQresyncSeqMatchPruned(t *testing.T) {
 	}
 }
 
+// TestQresyncRealPruning runs the store's own tombstone pruning (a
+// retention of one hour on a test clock that jumps two hours) between two
+// sessions: a QRESYNC client from before the horizon gets every UID missing
+// from the mailbox (also those it knew were gone) and the current flags of
+// what changed since its mod-sequence; a client from after the horizon
+// still gets the exact list.
+func TestQresyncRealPruning(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	ts := newTestServerStore(t, t.TempDir(), sqlite.Options{Clock: clock, TombstoneRetention: time.Hour})
+	ctx := context.Background()
+	acc, err := ts.st.Account(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inbox, err := ts.st.Mailbox(ctx, acc.ID, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	w := filled(t, ts, 10)
+	w.ok("UID STORE 1 +FLAGS.SILENT (\\Deleted)")
+	w.ok("UID EXPUNGE 1")
+	// The old client's last sync: it knows UID 1 is gone.
+	a := ts.login()
+	a.ok("ENABLE QRESYNC")
+	a.ok("SELECT INBOX")
+	validity, m0 := mailboxState(t, a)
+
+	w.ok("UID STORE 2:3 +FLAGS.SILENT (\\Deleted)")
+	w.ok("UID EXPUNGE 2:3")
+	w.ok("UID STORE 4 +FLAGS.SILENT (\\Flagged)")
+	_, m1 := mailboxState(t, w) // a client synced here is after the horizon
+	mu.Lock()
+	now = now.Add(2 * time.Hour)
+	mu.Unlock()
+	w.ok("UID STORE 7 +FLAGS.SILENT (\\Deleted)")
+	w.ok("UID EXPUNGE 7")
+	w.ok("UID STORE 5 +FLAGS.SILENT ($Later)")
+	w.ok("UID STORE 9 +FLAGS.SILENT (\\Answered)")
+
+	if err := ts.st.(*sqlite.DB).Maintain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := ts.st.ChangesSince(ctx, acc.ID, inbox.ID, m0)
+	if err != nil || !ch.TombstonesPruned {
+		t.Fatalf("store did not prune the tombstones of UIDs 1-3: %+v %v", ch, err)
+	}
+	ch, err = ts.st.ChangesSince(ctx, acc.ID, inbox.ID, m1)
+	if err != nil || ch.TombstonesPruned || !slices.Equal(ch.Vanished, []store.UID{7}) {
+		t.Fatalf("the tombstone of UID 7 is not kept: %+v %v", ch, err)
+	}
+
+	wantFlags := map[uint32]string{4: `\Flagged`, 5: `$Later`, 9: `\Answered`}
+	d := ts.login()
+	d.ok("ENABLE QRESYNC")
+	u := d.ok(fmt.Sprintf("SELECT INBOX (QRESYNC (%d %d))", validity, m0))
+	if got := vanishedEarlier(t, u); !slices.Equal(got, []uint32{1, 2, 3, 7}) {
+		t.Fatalf("full resync vanished %v, want 1:3,7 (%q)", got, u)
+	}
+	if got := fetchedFlags(u); !maps.Equal(got, wantFlags) {
+		t.Fatalf("full resync flags %v, want %v", got, wantFlags)
+	}
+	// Known UIDs narrow the report.
+	u = d.ok(fmt.Sprintf("SELECT INBOX (QRESYNC (%d %d 2:10))", validity, m0))
+	if got := vanishedEarlier(t, u); !slices.Equal(got, []uint32{2, 3, 7}) {
+		t.Fatalf("known 2:10: vanished %v", got)
+	}
+	if got := fetchedFlags(u); !maps.Equal(got, wantFlags) {
+		t.Fatalf("known 2:10: flags %v", got)
+	}
+	// After the horizon: only what vanished since.
+	u = d.ok(fmt.Sprintf("SELECT INBOX (QRESYNC (%d %d))", validity, m1))
+	if got := vanishedEarlier(t, u); !slices.Equal(got, []uint32{7}) {
+		t.Fatalf("resync after the horizon: vanished %v", got)
+	}
+	if got, want := fetchedFlags(u), map[uint32]string{5: `$Later`, 9: `\Answered`}; !maps.Equal(got, want) {
+		t.Fatalf("resync after the horizon: flags %v, want %v", got, want)
+	}
+	// The old session, still selected through all of it, catches up.
+	u = a.ok("NOOP")
+	if got := vanished(t, u); !slices.Equal(got, []uint32{2, 3, 7}) {
+		t.Fatalf("selected session: vanished %v (%q)", got, u)
+	}
+	if got := fetchedFlags(u); !maps.Equal(got, wantFlags) {
+		t.Fatalf("selected session: flags %v, want %v", got, wantFlags)
+	}
+}
+
 // TestQresyncReconnectAfterManyChanges: one connection makes 10,000 flag
 // changes and 1,000 expunges; a client that reconnects with QRESYNC gets
-// exactly the vanished UIDs and the final flags of the changed messages.
+// exactly the vanished UIDs and the final flags of the changed messages,
+// and so does a session that stayed selected. 6,000 of the changes come in
+// STOREs of 1,000 messages, which the store announces as one event
+// (flagEventsMax); 3,000 in STOREs of 50 and 1,000 in STOREs of 64 and 65
+// messages, announced per message or not on either side of that bound.
 func TestQresyncReconnectAfterManyChanges(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t)
@@ -151,54 +262,96 @@ func TestQresyncReconnectAfterManyChanges(t *testing.T) {
 	c.ok("ENABLE QRESYNC")
 	c.ok("SELECT INBOX")
 	validity, modseq := mailboxState(t, c)
+	live := ts.login()
+	live.ok("ENABLE QRESYNC")
+	live.ok("SELECT INBOX")
 
-	// The changer: ten rounds of 1,000 distinct flag changes.
+	// The changer. want holds the keywords each message ends up with.
 	w := ts.login()
 	w.ok("SELECT INBOX")
-	want := map[uint32]string{}
-	for r := 0; r < 10; r++ {
-		lo := r*250 + 1
-		kw := fmt.Sprintf("$k%d", r)
-		w.ok(fmt.Sprintf("UID STORE %d:%d +FLAGS.SILENT (%s)", lo, lo+999, kw))
-		for u := lo; u <= min(lo+999, n); u++ {
-			want[uint32(u)] += " " + kw
+	want := map[uint32][]string{}
+	changes := 0
+	add := func(uids []uint32, kw string) {
+		w.ok("UID STORE " + imapwire.FormatNumSet(uids) + " +FLAGS.SILENT (" + kw + ")")
+		for _, u := range uids {
+			want[u] = append(want[u], kw)
+		}
+		changes += len(uids)
+	}
+	span := func(lo, hi uint32) []uint32 {
+		var out []uint32
+		for u := lo; u <= hi; u++ {
+			out = append(out, u)
+		}
+		return out
+	}
+	for r := uint32(0); r < 6; r++ {
+		lo := r*400 + 1
+		add(span(lo, lo+999), fmt.Sprintf("$k%d", r))
+		for k := uint32(0); k < 10; k++ {
+			lo := (r*10+k)*50 + 1
+			add(span(lo, lo+49), "$small")
 		}
 	}
+	var third []uint32 // every third UID from 1, in sets of 64 and 65
+	for u := uint32(1); u <= n; u += 3 {
+		third = append(third, u)
+	}
+	for k := 0; len(third) > 0; k++ {
+		m := min(len(third), 64+k%2)
+		add(third[:m], "$edge")
+		third = third[m:]
+	}
+	if changes != 10000 {
+		t.Fatalf("%d flag changes, want 10000", changes)
+	}
 	var gone []uint32
-	for u := uint32(3); u <= n && len(gone) < 1000; u += 3 {
+	for u := uint32(3); u <= n; u += 3 {
 		gone = append(gone, u)
 		delete(want, u)
+	}
+	if len(gone) != 1000 {
+		t.Fatalf("%d expunges, want 1000", len(gone))
 	}
 	w.ok("UID STORE " + imapwire.FormatNumSet(gone) + ` +FLAGS.SILENT (\Deleted)`)
 	w.ok("UID EXPUNGE " + imapwire.FormatNumSet(gone))
 	c.ok("LOGOUT")
 
+	// checkFlags compares fetched flags with \Seen plus the keywords added.
+	checkFlags := func(what string, got map[uint32]string) {
+		t.Helper()
+		if len(got) != len(want) {
+			t.Fatalf("%s: fetched %d messages, want %d", what, len(got), len(want))
+		}
+		for uid, kws := range want {
+			flags := strings.Fields(got[uid])
+			exp := append([]string{`\Seen`}, kws...)
+			slices.Sort(flags)
+			slices.Sort(exp)
+			if !slices.Equal(flags, exp) {
+				t.Fatalf("%s: UID %d has flags %q, want %q", what, uid, flags, exp)
+			}
+		}
+	}
 	d := ts.login()
 	d.ok("ENABLE QRESYNC")
 	u := d.ok(fmt.Sprintf("SELECT INBOX (QRESYNC (%d %d 1:%d))", validity, modseq, n))
 	if got := vanishedEarlier(t, u); !slices.Equal(got, gone) {
 		t.Fatalf("vanished: %d UIDs, want %d", len(got), len(gone))
 	}
-	got := fetchedFlags(u)
-	if len(got) != len(want) {
-		t.Fatalf("fetched %d messages, want %d", len(got), len(want))
-	}
-	for uid, kws := range want {
-		flags := got[uid]
-		for _, kw := range strings.Fields(kws) {
-			if !strings.Contains(" "+flags+" ", " "+kw+" ") || !strings.Contains(flags, `\Seen`) {
-				t.Fatalf("UID %d: flags %q, want %s and \\Seen", uid, flags, kws)
-			}
-		}
-	}
+	checkFlags("select qresync", fetchedFlags(u))
 	// The same through UID FETCH CHANGEDSINCE VANISHED.
 	u = d.ok(fmt.Sprintf("UID FETCH 1:* (FLAGS) (CHANGEDSINCE %d VANISHED)", modseq))
 	if got := vanishedEarlier(t, u); !slices.Equal(got, gone) {
 		t.Fatalf("fetch vanished: %d UIDs, want %d", len(got), len(gone))
 	}
-	if got := fetchedFlags(u); len(got) != len(want) {
-		t.Fatalf("fetch changedsince: %d messages, want %d", len(got), len(want))
+	checkFlags("fetch changedsince", fetchedFlags(u))
+	// The session selected all along learns the same from the hub's events.
+	u = live.ok("NOOP")
+	if got := vanished(t, u); !slices.Equal(got, gone) {
+		t.Fatalf("live session vanished: %d UIDs, want %d", len(got), len(gone))
 	}
+	checkFlags("live session", fetchedFlags(u))
 }
 
 func TestCondstoreTwoSessions(t *testing.T) {
@@ -348,6 +501,79 @@ func TestObjectIDStable(t *testing.T) {
 	}
 	if m, _, _ := idsEmpty(t, c, "Projects"); m != mbox {
 		t.Fatalf("mailbox id after restart: %s, want %s", m, mbox)
+	}
+}
+
+// objectIDs selects mailbox and returns its MAILBOXID and, per message
+// (by UID), "EMAILID THREADID".
+func objectIDs(t *testing.T, c *tconn, mailbox string) (string, map[uint32]string) {
+	t.Helper()
+	u := c.ok("SELECT " + mailbox)
+	mboxID := regexp.MustCompile(`MAILBOXID \(([^)]+)\)`).FindStringSubmatch(strings.Join(u, "\n"))
+	if mboxID == nil {
+		t.Fatalf("no MAILBOXID in %q", u)
+	}
+	u = c.ok("UID FETCH 1:* (EMAILID THREADID)")
+	idRe := regexp.MustCompile(`EMAILID \(([^)]+)\) THREADID \(([^)]+)\)`)
+	out := map[uint32]string{}
+	for _, l := range u {
+		uid, m := fetchUIDRe.FindStringSubmatch(l), idRe.FindStringSubmatch(l)
+		if uid == nil || m == nil {
+			t.Fatalf("no object ids in %q", l)
+		}
+		n, _ := strconv.ParseUint(uid[1]+uid[2], 10, 32)
+		out[uint32(n)] = m[1] + " " + m[2]
+	}
+	return mboxID[1], out
+}
+
+// TestObjectIDTwoSessions: the MAILBOXID, EMAILID and THREADID one
+// session sees are the ones another session sees, after that other
+// session's MOVE and RENAME too, and the first one's.
+func TestObjectIDTwoSessions(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	a := ts.login()
+	b := ts.login()
+	a.ok("CREATE Work")
+	a.ok("CREATE Keep")
+	reply := "From: Bob <bob@example.com>\r\nTo: alice@example.com\r\nSubject: Re: test message 1\r\n" +
+		"Message-ID: <r1@example.com>\r\nIn-Reply-To: <m1@example.com>\r\n\r\nA reply\r\n"
+	a.appendMsg("Work", "", testMessage(1))
+	a.appendMsg("Work", "", reply)
+	a.appendMsg("Work", "", testMessage(2))
+	work, ids := objectIDs(t, a, "Work")
+	if len(ids) != 3 {
+		t.Fatalf("ids %v", ids)
+	}
+	email := func(uid uint32) string { return strings.Fields(ids[uid])[0] }
+	thread := func(uid uint32) string { return strings.Fields(ids[uid])[1] }
+	if email(1) == email(2) || email(1) == email(3) || thread(1) != thread(2) || thread(1) == thread(3) {
+		t.Fatalf("ids of a thread of two and a lone message: %v", ids)
+	}
+
+	// b sees the same ids; then it moves the reply and renames the mailbox.
+	if m, got := objectIDs(t, b, "Work"); m != work || !maps.Equal(got, ids) {
+		t.Fatalf("second session: %s %v, want %s %v", m, got, work, ids)
+	}
+	b.ok("UID MOVE 2 Keep")
+	b.ok("UNSELECT")
+	b.ok("RENAME Work Projects")
+	a.ok("UNSELECT")
+	m, got := objectIDs(t, a, "Projects")
+	if m != work || len(got) != 2 || got[1] != ids[1] || got[3] != ids[3] {
+		t.Fatalf("first session after the other's move and rename: %s %v, want %s and %v", m, got, work, ids)
+	}
+	_, got = objectIDs(t, a, "Keep")
+	if len(got) != 1 || got[1] != ids[2] {
+		t.Fatalf("moved message as the first session sees it: %v, want %s", got, ids[2])
+	}
+	// a moves it back; b finds the ids it saw at first.
+	a.ok("UID MOVE 1 Projects")
+	_, got = objectIDs(t, b, "Projects")
+	want := map[uint32]string{1: ids[1], 3: ids[3], 4: ids[2]}
+	if !maps.Equal(got, want) {
+		t.Fatalf("second session after the first one's move: %v, want %v", got, want)
 	}
 }
 

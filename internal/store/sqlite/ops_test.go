@@ -149,7 +149,7 @@ func TestTombstonePruning(t *testing.T) {
 	now = now.Add(2 * time.Hour)
 	mu.Unlock()
 	db.Expunge(ctx, a.ID, inbox.ID, []store.UID{2})
-	if err := db.runMaintenanceNow(ctx); err != nil {
+	if err := db.Maintain(ctx); err != nil {
 		t.Fatal(err)
 	}
 	ch, _ := db.ChangesSince(ctx, a.ID, inbox.ID, 0)

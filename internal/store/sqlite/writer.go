@@ -397,8 +397,9 @@ func (db *DB) pruneTombstones(w *wtx) error {
 	return err
 }
 
-// runMaintenanceNow runs the periodic housekeeping at once, through the
-// writer (tests, postern check).
-func (db *DB) runMaintenanceNow(ctx context.Context) error {
+// Maintain runs the periodic housekeeping (pruning the changelog and the
+// expunge tombstones older than Options.TombstoneRetention) at once,
+// through the writer, instead of waiting for the next one-minute tick.
+func (db *DB) Maintain(ctx context.Context) error {
 	return db.write(ctx, db.maintenanceJob)
 }
