@@ -75,13 +75,17 @@ func cmdSelect(s *session, c *command) error {
 		s.deselect()
 		return err
 	}
+	// Room for the messages that arrive while the mailbox is selected, so
+	// that a delivery to thousands of sessions does not copy thousands of
+	// views.
+	n, room := len(refs), len(refs)+len(refs)/8+16
 	v := &view{
 		mbox:       mb,
 		readOnly:   c.name == "EXAMINE",
 		noRecent:   s.enabled.rev2,
-		uids:       make([]store.UID, len(refs)),
-		flags:      make([][]string, len(refs)),
-		modseqs:    make([]uint64, len(refs)),
+		uids:       make([]store.UID, n, room),
+		flags:      make([][]string, n, room),
+		modseqs:    make([]uint64, n, room),
 		syncModSeq: mb.HighestModSeq,
 		expunged:   map[store.UID]bool{},
 		recent:     map[store.UID]bool{},

@@ -76,8 +76,8 @@ func (e *Encoder) Number(n uint32) *Encoder { return e.Number64(uint64(n)) }
 // Number64 writes an unsigned 64-bit number.
 func (e *Encoder) Number64(n uint64) *Encoder {
 	if e.err == nil {
-		var buf [20]byte
-		_, e.err = e.w.Write(strconv.AppendUint(buf[:0], n, 10))
+		// Formatted in the writer's free space: no allocation.
+		_, e.err = e.w.Write(strconv.AppendUint(e.w.AvailableBuffer(), n, 10))
 	}
 	return e
 }

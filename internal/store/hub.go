@@ -76,6 +76,10 @@ type Subscription struct {
 	mu         sync.Mutex
 	events     []Event
 	overflowed bool
+	// drained is the array Drain returned last; the next Drain queues
+	// into it again, so a delivery does not allocate a queue per
+	// subscriber.
+	drained []Event
 	// wake, when set, is called after events are queued (SetWake).
 	wake func()
 }
@@ -120,13 +124,24 @@ func (s *Subscription) Close() {
 	h.mu.Unlock()
 }
 
+// maxKeptDrained bounds the queue array a subscription keeps for reuse
+// (an idle session holds it for hours).
+const maxKeptDrained = 8
+
 // Drain returns the queued events and empties the queue. overflowed is true
 // when events were dropped since the last drain; the caller must then
 // resynchronize from the store (ChangesSince, Mailboxes).
+//
+// The events are the caller's until its next call of Drain.
 func (s *Subscription) Drain() (events []Event, overflowed bool) {
 	s.mu.Lock()
 	events, overflowed = s.events, s.overflowed
-	s.events, s.overflowed = nil, false
+	clear(s.drained)
+	s.events, s.overflowed = s.drained[:0], false
+	s.drained = nil
+	if cap(events) <= maxKeptDrained {
+		s.drained = events
+	}
 	s.mu.Unlock()
 	return events, overflowed
 }
