@@ -220,7 +220,7 @@ func (s *session) cmdAuth(arg string) error {
 			break
 		}
 	}
-	s.logLogin(f[0], ex.Account(), nil)
+	s.logSASLLogin(f[0], ex)
 	return s.login(ex.Account())
 }
 
