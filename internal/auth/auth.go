@@ -26,7 +26,8 @@
 //
 // Failed logins are slowed per address and per login name (Throttle), an
 // unknown user gets the same answer after the same work as a wrong
-// password, and logs never carry passwords, hashes or tokens.
+// password (at least one argon2id computation, whatever scheme the
+// account's hash is in), and logs never carry passwords, hashes or tokens.
 //
 // A Service is safe for concurrent use by many sessions.
 package auth
