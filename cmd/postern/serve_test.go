@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -258,6 +259,21 @@ func peerFingerprint(t *testing.T, addr string) string {
 	return server.Fingerprint(c.ConnectionState().PeerCertificates[0].Raw)
 }
 
+// pemFingerprint is the SHA-256 fingerprint of the first certificate in a
+// PEM file.
+func pemFingerprint(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(b)
+	if block == nil || block.Type != "CERTIFICATE" {
+		t.Fatalf("%s: no PEM certificate", path)
+	}
+	return server.Fingerprint(block.Bytes)
+}
+
 // copyAtomic replaces dst with src's bytes by rename, as certificate tools
 // do.
 func copyAtomic(t *testing.T, src, dst string) {
@@ -296,6 +312,21 @@ func TestServeSIGHUPReloadsCertificates(t *testing.T) {
 	cmd, addrs, _, stderr := c.startServe("  SHA-256 fingerprint", "--config", cfgPath, "--log-format", "json",
 		"--lmtp", "", "--imap", "", "--pop3", "", "--pop3s", "", "--imaps", "127.0.0.1:0")
 	fpOld := peerFingerprint(t, addrs["imaps"])
+	if want := pemFingerprint(t, oldCert); fpOld != want {
+		t.Fatalf("serving %s, want the old certificate %s", fpOld, want)
+	}
+
+	// An IMAPS session opened before the reload.
+	held, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addrs["imaps"], &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatalf("handshake: %v", err)
+	}
+	defer held.Close()
+	held.SetDeadline(time.Now().Add(60 * time.Second))
+	heldR := bufio.NewReader(held)
+	if greeting, err := heldR.ReadString('\n'); err != nil || !strings.HasPrefix(greeting, "* OK") {
+		t.Fatalf("greeting %q, %v", greeting, err)
+	}
 
 	copyAtomic(t, newKey, keyPath)
 	copyAtomic(t, newCert, certPath)
@@ -304,6 +335,9 @@ func TestServeSIGHUPReloadsCertificates(t *testing.T) {
 	}
 	for i := 0; ; i++ {
 		if fp := peerFingerprint(t, addrs["imaps"]); fp != fpOld {
+			if want := pemFingerprint(t, newCert); fp != want {
+				t.Fatalf("after SIGHUP serving %s, want the new certificate %s", fp, want)
+			}
 			break
 		}
 		if i == 200 {
@@ -311,6 +345,31 @@ func TestServeSIGHUPReloadsCertificates(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+
+	// The session opened before the reload goes on, on the old
+	// certificate.
+	for i := range 3 {
+		tag := fmt.Sprintf("n%d", i)
+		if _, err := fmt.Fprintf(held, "%s NOOP\r\n", tag); err != nil {
+			t.Fatalf("NOOP on the connection opened before the reload: %v", err)
+		}
+		for {
+			line, err := heldR.ReadString('\n')
+			if err != nil {
+				t.Fatalf("connection opened before the reload: %v (partial %q)", err, line)
+			}
+			if strings.HasPrefix(line, tag+" ") {
+				if !strings.HasPrefix(line, tag+" OK") {
+					t.Fatalf("NOOP after the reload: %q", line)
+				}
+				break
+			}
+		}
+	}
+	if fp := server.Fingerprint(held.ConnectionState().PeerCertificates[0].Raw); fp != fpOld {
+		t.Fatalf("the open connection's certificate changed: %s", fp)
+	}
+	fmt.Fprintf(held, "z LOGOUT\r\n")
 	if code := stopServe(t, cmd, stderr); code != 0 {
 		t.Fatalf("exit %d; stderr:\n%s", code, stderr.String())
 	}

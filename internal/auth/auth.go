@@ -26,7 +26,8 @@
 //
 // Failed logins are slowed per address and per login name (Throttle), an
 // unknown user gets the same answer after the same work as a wrong
-// password, and logs never carry passwords, hashes or tokens.
+// password (at least one argon2id computation, whatever scheme the
+// account's hash is in), and logs never carry passwords, hashes or tokens.
 //
 // A Service is safe for concurrent use by many sessions.
 package auth
@@ -37,6 +38,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"strings"
 )
 
 // Errors returned to sessions. Sessions map them to protocol replies; they
@@ -104,4 +106,31 @@ type Exchange interface {
 	Next(ctx context.Context, response []byte) (challenge []byte, done bool, err error)
 	// Account is the authenticated account name once Next reported done.
 	Account() string
+}
+
+// AuthenticatedAs returns the account whose credentials a finished
+// exchange checked when that is not ex.Account(): a master user
+// (Config.MasterUsers) who named another account as the authorization
+// identity. It is "" for an ordinary login, for a failed one, and for
+// mechanisms without an authorization identity. Sessions log it so that a
+// login as someone else shows who really logged in.
+func AuthenticatedAs(ex Exchange) string {
+	if a, ok := ex.(interface{ authenticatedAs() string }); ok {
+		return a.authenticatedAs()
+	}
+	return ""
+}
+
+// actingAs is kept by the exchanges that take an authorization identity:
+// the master account behind a login as another account, or "".
+type actingAs struct{ master string }
+
+func (a *actingAs) authenticatedAs() string { return a.master }
+
+// acting records the outcome of Service.authorize: own is the account of
+// the checked credentials, target the one logged in.
+func (a *actingAs) acting(own, target string) {
+	if !strings.EqualFold(own, target) {
+		a.master = own
+	}
 }

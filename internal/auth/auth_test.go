@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/xdg-go/scram"
 )
 
 // memAccounts is an in-memory credential source with the lookup rules of
@@ -201,6 +203,59 @@ func TestPlainAndLogin(t *testing.T) {
 	ex, _ = s.Start(ctx, loopback, "LOGIN")
 	if _, err = run(ctx, ex, []byte("alice"), []byte("nope")); !errors.Is(err, ErrFailed) {
 		t.Errorf("LOGIN wrong password: %v", err)
+	}
+}
+
+// TestAuthenticatedAs checks that an exchange names the master user behind
+// a login as another account (PLAIN's authzid, SCRAM's "a="), and nobody
+// for an ordinary login or one naming itself.
+func TestAuthenticatedAs(t *testing.T) {
+	accts := newMemAccounts()
+	accts.put("alice", mustHash(t, "wonderland"))
+	accts.put("admin", mustHash(t, "root-pw"))
+	s, _ := testService(t, accts, Config{MasterUsers: []string{"admin"}})
+	ctx := context.Background()
+	for _, tc := range []struct{ msg, account, authn string }{
+		{"alice\x00admin\x00root-pw", "alice", "admin"},
+		{"ALICE\x00Admin\x00root-pw", "alice", "admin"},
+		{"\x00admin\x00root-pw", "admin", ""},
+		{"admin\x00admin\x00root-pw", "admin", ""},
+		{"\x00alice\x00wonderland", "alice", ""},
+	} {
+		ex, _ := s.Start(ctx, loopback, "PLAIN")
+		if _, err := run(ctx, ex, []byte(tc.msg)); err != nil {
+			t.Fatalf("PLAIN %q: %v", tc.msg, err)
+		}
+		if ex.Account() != tc.account || AuthenticatedAs(ex) != tc.authn {
+			t.Errorf("PLAIN %q: account %q authenticated as %q, want %q and %q", tc.msg, ex.Account(), AuthenticatedAs(ex), tc.account, tc.authn)
+		}
+	}
+	ex, _ := s.Start(ctx, loopback, "PLAIN")
+	if _, err := run(ctx, ex, []byte("alice\x00admin\x00wrong")); err == nil || AuthenticatedAs(ex) != "" {
+		t.Errorf("failed master login: %v, authenticated as %q", err, AuthenticatedAs(ex))
+	}
+
+	// SCRAM's "a=" attribute.
+	cl, err := scram.SHA256.NewClient("admin", "root-pw", "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv := cl.NewConversation()
+	ex, _ = s.Start(ctx, loopback, "SCRAM-SHA-256")
+	first, _ := conv.Step("")
+	ch, _, err := ex.Next(ctx, []byte(first))
+	if err != nil {
+		t.Fatal(err)
+	}
+	final, err := conv.Step(string(ch))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, done, err := ex.Next(ctx, []byte(final)); err != nil || !done {
+		t.Fatalf("SCRAM with a=alice: done %v, %v", done, err)
+	}
+	if ex.Account() != "alice" || AuthenticatedAs(ex) != "admin" {
+		t.Errorf("SCRAM a=alice: account %q authenticated as %q", ex.Account(), AuthenticatedAs(ex))
 	}
 }
 

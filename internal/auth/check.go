@@ -11,7 +11,9 @@ import (
 // CheckPassword verifies a username and password (IMAP LOGIN, POP3
 // USER/PASS, SASL PLAIN and LOGIN) and returns the account name. Failures are
 // slowed down per remote address and per account; an unknown user gets the
-// same answer, after the same work, as a wrong password. A password stored
+// same answer, after the same work, as a wrong password, and a wrong
+// password for an account with a cheap imported hash takes that work too
+// (see verifyAccount). A password stored
 // in an imported legacy scheme is rehashed with argon2id (and SCRAM keys
 // are added) after the first successful check.
 func (s *Service) CheckPassword(ctx context.Context, c ConnInfo, username, password string) (string, error) {
@@ -103,7 +105,9 @@ func (s *Service) verify(secrets map[string]string, password string) (ok, upgrad
 }
 
 // verifyAccount is verify for an existing account, remembering a success
-// in the cache. The cache is asked again once a hashing slot is held: a
+// in the cache. A failure costs at least one argon2id computation at the
+// current parameters whatever the account's hash scheme, as an unknown
+// user's check does. The cache is asked again once a hashing slot is held: a
 // client that opens many connections at once (a phone, a benchmark, a
 // mail client's folder sync) makes many checks of the same password, and
 // all but the first that finishes then skip the hash.
@@ -116,6 +120,13 @@ func (s *Service) verifyAccount(g gated, password string) (ok, upgrade bool) {
 		ok, upgrade = verifyPassword(g.secrets, password)
 		if ok && !upgrade {
 			s.verified.add(g.account, g.secrets, password)
+		}
+		if !ok && !costsFullArgon2id(g.secrets) {
+			// A cheaper record (an imported {SSHA512} or crypt hash, old
+			// argon2id parameters) would answer a wrong password sooner
+			// than an unknown user is answered, telling that the account
+			// exists: top the failure up with the unknown user's check.
+			verifyPassword(s.dummySecrets(), password)
 		}
 	})
 	return ok, upgrade

@@ -36,6 +36,7 @@ type externalExchange struct {
 	c       ConnInfo
 	asked   bool
 	account string
+	actingAs
 }
 
 func (e *externalExchange) Next(ctx context.Context, resp []byte) ([]byte, bool, error) {
@@ -60,9 +61,12 @@ func (e *externalExchange) Next(ctx context.Context, resp []byte) ([]byte, bool,
 		}
 		return nil, true, err
 	}
-	if account, err = e.s.authorize(ctx, e.c, name, account, string(resp)); err != nil {
+	target, err := e.s.authorize(ctx, e.c, name, account, string(resp))
+	if err != nil {
 		return nil, true, err
 	}
+	e.acting(account, target)
+	account = target
 	e.account = account
 	e.s.log.Info("auth: EXTERNAL login", "account", account, "subject", cert.Subject.String(), "remote", e.c.RemoteAddr())
 	return nil, true, nil

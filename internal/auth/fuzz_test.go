@@ -85,6 +85,7 @@ func FuzzExchanges(f *testing.F) {
 	}
 	s.gss = &gssAcceptor{settings: service.NewSettings(keytab.New(), service.DecodePAC(false)), realms: map[string]bool{}}
 	s.throttle.sleep = func(context.Context, time.Duration) error { return nil }
+	cheapChecks(s)
 	c := ConnInfo{Remote: tcpAddr("127.0.0.1:1")}
 	f.Fuzz(func(t *testing.T, mech string, first, second []byte) {
 		ex, err := s.Start(context.Background(), c, mech)

@@ -90,6 +90,7 @@ type gssExchange struct {
 	realm     string
 	seq       uint64 // the acceptor's initial sequence number
 	account   string
+	actingAs
 }
 
 func (e *gssExchange) Account() string { return e.account }
@@ -201,9 +202,12 @@ func (e *gssExchange) chooseLayer(ctx context.Context, resp []byte) ([]byte, boo
 		}
 		return nil, true, err
 	}
-	if account, err = e.s.authorize(ctx, e.c, e.user, account, strings.TrimSuffix(authzid, "@"+e.realm)); err != nil {
+	target, err := e.s.authorize(ctx, e.c, e.user, account, strings.TrimSuffix(authzid, "@"+e.realm))
+	if err != nil {
 		return nil, true, err
 	}
+	e.acting(account, target)
+	account = target
 	e.account = account
 	e.s.succeeded(e.c.RemoteAddr(), e.user)
 	e.s.log.Info("auth: GSSAPI login", "principal", e.principal, "account", account, "remote", e.c.RemoteAddr())

@@ -135,37 +135,65 @@ func verifyPassword(secrets map[string]string, password string) (ok, upgrade boo
 	return true, true
 }
 
-// verifyArgon2id checks a PHC argon2id string; weak reports parameters below
-// the current ones.
-func verifyArgon2id(phc, password string) (ok, weak bool) {
+// argon2idRecord is a parsed PHC argon2id string.
+type argon2idRecord struct {
+	m, t       uint32
+	p          uint8
+	salt, hash []byte
+}
+
+// parseArgon2id reads a PHC argon2id string. It refuses parameters that
+// would let a crafted record exhaust memory.
+func parseArgon2id(phc string) (argon2idRecord, bool) {
 	parts := strings.Split(phc, "$")
 	// "", "argon2id", "v=19", "m=..,t=..,p=..", salt, hash
 	if len(parts) != 6 || parts[1] != "argon2id" || parts[2] != "v=19" {
-		return false, false
+		return argon2idRecord{}, false
 	}
-	var m, t uint32
-	var p uint8
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || p == 0 || t == 0 || m < 8*uint32(p) {
-		return false, false
+	var r argon2idRecord
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &r.m, &r.t, &r.p); err != nil || r.p == 0 || r.t == 0 || r.m < 8*uint32(r.p) {
+		return argon2idRecord{}, false
 	}
-	// Refuse parameters that would let a crafted record exhaust memory.
-	if m > 4*1024*1024 || t > 64 {
-		return false, false
+	if r.m > 4*1024*1024 || r.t > 64 {
+		return argon2idRecord{}, false
 	}
 	enc := base64.RawStdEncoding
-	salt, err := enc.DecodeString(parts[4])
-	if err != nil {
+	var err error
+	if r.salt, err = enc.DecodeString(parts[4]); err != nil {
+		return argon2idRecord{}, false
+	}
+	if r.hash, err = enc.DecodeString(parts[5]); err != nil || len(r.hash) < 16 || len(r.hash) > 128 {
+		return argon2idRecord{}, false
+	}
+	return r, true
+}
+
+// verifyArgon2id checks a PHC argon2id string; weak reports parameters below
+// the current ones.
+func verifyArgon2id(phc, password string) (ok, weak bool) {
+	r, valid := parseArgon2id(phc)
+	if !valid {
 		return false, false
 	}
-	want, err := enc.DecodeString(parts[5])
-	if err != nil || len(want) < 16 || len(want) > 128 {
+	got := argon2.IDKey([]byte(password), r.salt, r.t, r.m, r.p, uint32(len(r.hash)))
+	if subtle.ConstantTimeCompare(got, r.hash) != 1 {
 		return false, false
 	}
-	got := argon2.IDKey([]byte(password), salt, t, m, p, uint32(len(want)))
-	if subtle.ConstantTimeCompare(got, want) != 1 {
-		return false, false
+	return true, r.m < argonMemory || r.t < argonTime
+}
+
+// costsFullArgon2id reports whether checking a password against these
+// records computes argon2id at no less than the current cost (memory and
+// passes, and no more lanes to run in parallel): the work of the check an
+// unknown user gets (Service.dummySecrets). Imported legacy hashes, weaker
+// argon2id parameters and records without a password hash cost less.
+func costsFullArgon2id(secrets map[string]string) bool {
+	stored := secrets[SecretPassword]
+	if !strings.HasPrefix(stored, "$argon2id$") {
+		return false
 	}
-	return true, m < argonMemory || t < argonTime
+	r, ok := parseArgon2id(stored)
+	return ok && r.m >= argonMemory && r.t >= argonTime && r.p <= argonThreads
 }
 
 // scramKeys is one account's SCRAM verifier for one hash (RFC 5802 §3).

@@ -11,6 +11,7 @@ type plainExchange struct {
 	c       ConnInfo
 	account string
 	asked   bool
+	actingAs
 }
 
 func (e *plainExchange) Next(ctx context.Context, resp []byte) ([]byte, bool, error) {
@@ -29,11 +30,12 @@ func (e *plainExchange) Next(ctx context.Context, resp []byte) ([]byte, bool, er
 	}
 	// RFC 4616 §2: an authorization identity other than the user itself
 	// needs master user rights (Config.MasterUsers).
-	account, err = e.s.authorize(ctx, e.c, user, account, authz)
+	target, err := e.s.authorize(ctx, e.c, user, account, authz)
 	if err != nil {
 		return nil, true, err
 	}
-	e.account = account
+	e.acting(account, target)
+	e.account = target
 	return nil, true, nil
 }
 

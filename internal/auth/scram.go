@@ -74,6 +74,7 @@ type scramExchange struct {
 	known     bool
 	lookupErr error
 	started   bool
+	actingAs
 }
 
 func (s *Service) newSCRAM(c ConnInfo, mech string) *scramExchange {
@@ -120,6 +121,7 @@ func (e *scramExchange) Next(ctx context.Context, resp []byte) ([]byte, bool, er
 	if err != nil {
 		return nil, true, err
 	}
+	e.acting(e.account, account)
 	e.account = account
 	e.s.succeeded(e.c.RemoteAddr(), e.key)
 	return []byte(out), true, nil

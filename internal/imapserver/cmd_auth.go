@@ -142,7 +142,7 @@ func cmdAuthenticate(s *session, c *command) error {
 			return err
 		}
 		if done && challenge == nil {
-			s.logLogin(mech, ex.Account(), nil)
+			s.logSASLLogin(mech, ex)
 			c.text = "AUTHENTICATE completed"
 			return s.loggedIn(c, ex.Account())
 		}
@@ -162,7 +162,7 @@ func cmdAuthenticate(s *session, c *command) error {
 			return errBad("Invalid base64 in authentication response")
 		}
 		if done {
-			s.logLogin(mech, ex.Account(), nil)
+			s.logSASLLogin(mech, ex)
 			c.text = "AUTHENTICATE completed"
 			return s.loggedIn(c, ex.Account())
 		}

@@ -1,6 +1,10 @@
 package pop3server
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/postern/postern/internal/auth"
+)
 
 // logLogin records a login attempt (USER/PASS, APOP, AUTH). The session's
 // logger already carries the session id and remote address; this adds the
@@ -14,4 +18,15 @@ func (s *session) logLogin(mechanism, user string, err error) {
 		return
 	}
 	s.log.Info("pop3 login", "mechanism", mechanism, "user", sanitize(user))
+}
+
+// logSASLLogin is logLogin for a successful AUTH exchange. When a master
+// user logged in as another account, "authn" names the master (whose
+// credentials were checked) beside "user" (the account now in use).
+func (s *session) logSASLLogin(mechanism string, ex auth.Exchange) {
+	if authn := auth.AuthenticatedAs(ex); authn != "" {
+		s.log.Info("pop3 login", "mechanism", strings.ToUpper(mechanism), "user", sanitize(ex.Account()), "authn", sanitize(authn))
+		return
+	}
+	s.logLogin(mechanism, ex.Account(), nil)
 }

@@ -220,7 +220,7 @@ func (s *session) cmdAuth(arg string) error {
 			break
 		}
 	}
-	s.logLogin(f[0], ex.Account(), nil)
+	s.logSASLLogin(f[0], ex)
 	return s.login(ex.Account())
 }
 
@@ -253,7 +253,8 @@ func (s *session) authFailed(err error) error {
 	return nil
 }
 
-// login takes the maildrop of an authenticated account: maildrop lock,
+// login takes the maildrop of an authenticated account: a session slot
+// (auth.Config.MaxSessionsPerAccount, shared with IMAP), the maildrop lock,
 // LOGIN-DELAY, then the message list as it stands now.
 func (s *session) login(name string) error {
 	acct, err := s.srv.opts.Store.Account(s.ctx, name)
@@ -261,7 +262,14 @@ func (s *session) login(name string) error {
 		s.replyErr("Opening maildrop", err)
 		return nil
 	}
+	// The slot first: a login refused here must not count for LOGIN-DELAY.
+	release, ok := s.srv.opts.Auth.Acquire(acct.Name)
+	if !ok {
+		s.reply("-ERR [IN-USE] Too many sessions for this account")
+		return nil
+	}
 	if code, ok := s.srv.lockMaildrop(s, acct.ID); !ok {
+		release()
 		switch code {
 		case "IN-USE":
 			s.reply("-ERR [IN-USE] Maildrop is locked by another POP3 session")
@@ -272,6 +280,7 @@ func (s *session) login(name string) error {
 	}
 	s.account = acct
 	s.locked = true
+	s.release = release
 	if err := s.loadMaildrop(); err != nil {
 		s.unlock()
 		s.replyErr("Opening maildrop", err)

@@ -11,7 +11,7 @@
 //
 // Session states (RFC 1939 §3) and their transitions:
 //
-//	AUTHORIZATION --USER/PASS, APOP, AUTH ok and maildrop locked--> TRANSACTION
+//	AUTHORIZATION --USER/PASS, APOP, AUTH ok, session slot and maildrop locked--> TRANSACTION
 //	AUTHORIZATION --QUIT--> closed (nothing changes)
 //	TRANSACTION   --QUIT--> UPDATE --expunge done--> closed
 //	any state     --connection lost, idle timeout, shutdown--> closed

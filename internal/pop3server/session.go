@@ -68,6 +68,9 @@ type session struct {
 	account store.Account
 	mailbox store.Mailbox
 	locked  bool
+	// release gives back the account's session slot (auth.Acquire);
+	// nil when the session holds none.
+	release func()
 	drop    maildrop
 }
 
@@ -133,11 +136,16 @@ func (s *session) connInfo() auth.ConnInfo {
 		ServerCertificate: auth.ServerCertificate(s.srv.opts.TLSConfig, s.tls)}
 }
 
-// unlock releases the session's maildrop lock, if it holds it.
+// unlock releases the session's maildrop lock and its session slot, if it
+// holds them.
 func (s *session) unlock() {
 	if s.locked {
 		s.srv.unlockMaildrop(s, s.account.ID)
 		s.locked = false
+	}
+	if s.release != nil {
+		s.release()
+		s.release = nil
 	}
 }
 

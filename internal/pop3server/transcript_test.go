@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/postern/postern/internal/store"
 )
@@ -317,6 +318,101 @@ func TestDroppedConnectionDeletesNothing(t *testing.T) {
 		return
 	}
 	t.Fatal("maildrop stayed locked after the connection dropped")
+}
+
+// TestSessionCap runs POP3 under auth's per-account session cap, which it
+// shares with IMAP: a slot held elsewhere (as an IMAP session holds one)
+// refuses the login with [IN-USE], and a POP3 session holds one slot from
+// login until QUIT or a dropped connection.
+func TestSessionCap(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *envConfig) { c.auth.MaxSessionsPerAccount = 1 })
+	e.appendTo(e.acct, "INBOX", testMessage(1, 1))
+
+	imap, ok := e.auth.Acquire(testUser)
+	if !ok {
+		t.Fatal("first slot refused")
+	}
+	c := e.dial()
+	c.expect("USER "+testUser, "+OK")
+	if l := c.cmd("PASS " + testPass); !strings.HasPrefix(l, "-ERR [IN-USE]") || !strings.Contains(l, "sessions") {
+		t.Fatalf("PASS with the only slot taken: %q", l)
+	}
+	c.expect("AUTH PLAIN "+plainResp(testUser, testPass), "-ERR [IN-USE]")
+	if n := e.auth.Sessions(testUser); n != 1 {
+		t.Fatalf("refused logins left %d sessions counted, want 1", n)
+	}
+	imap()
+
+	// The slot is free: the same connection logs in and holds it.
+	c.login()
+	if n := e.auth.Sessions(testUser); n != 1 {
+		t.Fatalf("sessions with POP3 logged in: %d, want 1", n)
+	}
+	if _, ok := e.auth.Acquire(testUser); ok {
+		t.Fatal("a second session got a slot while POP3 holds the only one")
+	}
+	// QUIT gives it back before answering.
+	c.expect("QUIT", "+OK")
+	if n := e.auth.Sessions(testUser); n != 0 {
+		t.Fatalf("sessions after QUIT's +OK: %d, want 0", n)
+	}
+
+	// A dropped connection gives it back too.
+	d := e.dial()
+	d.login()
+	d.conn.Close()
+	for i := 0; e.auth.Sessions(testUser) != 0; i++ {
+		if i == 200 {
+			t.Fatal("the slot of a dropped POP3 connection was never released")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	release, ok := e.auth.Acquire(testUser)
+	if !ok {
+		t.Fatal("slot refused after the POP3 session ended")
+	}
+	release()
+}
+
+// TestSessionCapAndMaildropLock checks that the two refusals stay apart:
+// with room for two sessions, a second POP3 login is refused by the
+// maildrop lock and does not keep the slot it took, and a refusal by the
+// cap is not a login for LOGIN-DELAY.
+func TestSessionCapAndMaildropLock(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *envConfig) { c.auth.MaxSessionsPerAccount = 2 })
+	a := e.dial()
+	a.login()
+	b := e.dial()
+	b.expect("USER "+testUser, "+OK")
+	if l := b.cmd("PASS " + testPass); !strings.HasPrefix(l, "-ERR [IN-USE]") || !strings.Contains(l, "locked") {
+		t.Fatalf("second POP3 login: %q, want the maildrop lock's [IN-USE]", l)
+	}
+	if n := e.auth.Sessions(testUser); n != 1 {
+		t.Fatalf("sessions after a login refused by the maildrop lock: %d, want 1", n)
+	}
+	// The second slot is still free for another protocol.
+	release, ok := e.auth.Acquire(testUser)
+	if !ok {
+		t.Fatal("the second slot was kept by the refused POP3 login")
+	}
+	release()
+	a.expect("QUIT", "+OK")
+
+	d := newEnv(t, func(c *envConfig) {
+		c.auth.MaxSessionsPerAccount = 1
+		c.opts.LoginDelay = 3600e9
+	})
+	held, _ := d.auth.Acquire(testUser)
+	c := d.dial()
+	c.expect("USER "+testUser, "+OK")
+	c.expect("PASS "+testPass, "-ERR [IN-USE]")
+	held()
+	// Had the refused attempt counted as a login, LOGIN-DELAY would now
+	// refuse this one.
+	c.login()
+	c.expect("QUIT", "+OK")
 }
 
 func TestMaildropFixedAtLogin(t *testing.T) {

@@ -41,7 +41,8 @@ func (s secretSet) recording(step saslStep) saslStep {
 
 // TestLogsCarryNoSecrets logs in over IMAP and POP3 with every kind of
 // credential, right and wrong, capturing the server's log: each login line
-// names the session, remote address, user and mechanism, and nothing in
+// names the session, remote address, user and mechanism (and, for a master
+// user logged in as another account, the master as authn), and nothing in
 // the log is a password, client response, token, digest or stored hash.
 func TestLogsCarryNoSecrets(t *testing.T) {
 	t.Parallel()
@@ -50,10 +51,12 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 		c.Auth.JWKSFile = issuer.writeJWKS(t, dir)
 		c.Auth.OAuthIssuer = testIssuer
 		c.Auth.OAuthAudience = testAudience
+		c.Auth.MasterUsers = []string{"admin"}
 	})
 	e.addAccount("alice", "Alice-Secret-1", true)
+	e.addAccount("admin", "Admin-Secret-3", false)
 	secrets := secretSet{}
-	secrets.add("Alice-Secret-1", "Wrong-Secret-2")
+	secrets.add("Alice-Secret-1", "Wrong-Secret-2", "Admin-Secret-3")
 
 	// IMAP LOGIN, right and wrong.
 	c, _ := mustDial(t, e.addrs["imap"], "", nil)
@@ -70,6 +73,14 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 		ir := plainIR("alice", pw)
 		secrets.addResponse(ir)
 		c.authenticate("PLAIN", ir, noSteps)
+	}
+
+	// The master user admin logs in as alice with AUTHENTICATE PLAIN.
+	masterIR := []byte("alice\x00admin\x00Admin-Secret-3")
+	secrets.addResponse(masterIR)
+	c, _ = mustDial(t, e.addrs["imaps"], "", insecureTLS())
+	if got := c.authenticate("PLAIN", masterIR, noSteps); !strings.HasPrefix(got, "OK") {
+		t.Fatalf("master PLAIN: %s", got)
 	}
 
 	// SCRAM-SHA-256.
@@ -116,9 +127,16 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 	}
 	p.pop3Quit()
 
+	// The master login over POP3 AUTH PLAIN.
+	p, _ = mustDial(t, e.addrs["pop3"], "", nil)
+	if got := p.pop3Auth("PLAIN", masterIR, noSteps); !strings.HasPrefix(got, "+OK") {
+		t.Fatalf("master AUTH PLAIN: %s", got)
+	}
+	p.pop3Quit()
+
 	// The stored records (argon2id hash, SCRAM keys, the encrypted
 	// plaintext equivalent), whole and in their parts.
-	for _, v := range e.secrets("alice") {
+	for _, v := range mergeRecords(e.secrets("alice"), e.secrets("admin")) {
 		secrets.add(v)
 		for _, part := range regexp.MustCompile(`[$,:]`).Split(v, -1) {
 			if len(part) >= 16 {
@@ -165,6 +183,17 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 			t.Errorf("login line without the user: %s", line)
 		}
 	}
+	// A master user's login names the account in use and, as authn, the
+	// master whose password was checked; an ordinary login has no authn.
+	for _, msg := range []string{`msg=login proto=imap`, `msg="pop3 login" proto=pop3`} {
+		re := regexp.MustCompile(`(?m)^.*` + regexp.QuoteMeta(msg) + ` session=\d+ remote=127\.0\.0\.1:\d+ mechanism=PLAIN user=alice authn=admin$`)
+		if !re.MatchString(logs) {
+			t.Errorf("no %s line for the master login with user=alice authn=admin", msg)
+		}
+	}
+	if n := strings.Count(logs, "authn="); n != 2 {
+		t.Errorf("%d log lines carry authn, want the 2 master logins:\n%s", n, logs)
+	}
 	// Failures of name-bearing mechanisms name the user too; package auth
 	// logs the name every failure counted against.
 	if !regexp.MustCompile(`msg="login failed" proto=imap session=\d+ remote=\S+ mechanism=LOGIN user=alice`).MatchString(logs) {
@@ -173,4 +202,15 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 	if !regexp.MustCompile(`msg="auth: login failed" component=auth user=alice remote=127\.0\.0\.1`).MatchString(logs) {
 		t.Error("auth's failure line lacks user or remote")
 	}
+}
+
+// mergeRecords lists the values of several accounts' credential records.
+func mergeRecords(records ...map[string]string) []string {
+	var out []string
+	for _, r := range records {
+		for _, v := range r {
+			out = append(out, v)
+		}
+	}
+	return out
 }

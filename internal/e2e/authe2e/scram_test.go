@@ -163,14 +163,39 @@ func TestSCRAMOverIMAP(t *testing.T) {
 		}
 	})
 
-	t.Run("SCRAM-SHA-1-PLUS IMAPS tls-exporter", func(t *testing.T) {
-		c, _ := mustDial(t, e.addrs["imaps"], "", insecureTLS())
-		cb := binding(t, scram.ChannelBindingTLSExporter, c.tlsState())
-		ir, step, valid := scramSteps(t, "SCRAM-SHA-1-PLUS", "alice", "correct horse", cb)
-		if got := c.authenticate("SCRAM-SHA-1-PLUS", ir, step); !strings.HasPrefix(got, "OK") || !valid() {
-			t.Fatalf("SCRAM-SHA-1-PLUS: %s", got)
-		}
-	})
+	// SCRAM-SHA-1-PLUS with both bindings. The tls-server-end-point hash
+	// follows the certificate's signature algorithm (RFC 5929 §4.1), not
+	// SCRAM's SHA-1; a corrupted one is refused.
+	for _, kind := range []scram.ChannelBindingType{scram.ChannelBindingTLSExporter, scram.ChannelBindingTLSServerEndpoint} {
+		t.Run("SCRAM-SHA-1-PLUS IMAPS "+string(kind), func(t *testing.T) {
+			c, _ := mustDial(t, e.addrs["imaps"], "", insecureTLS())
+			if caps := c.capabilities(); !caps["AUTH=SCRAM-SHA-1-PLUS"] {
+				t.Fatalf("no AUTH=SCRAM-SHA-1-PLUS over TLS: %v", caps)
+			}
+			cb := binding(t, kind, c.tlsState())
+			ir, step, valid := scramSteps(t, "SCRAM-SHA-1-PLUS", "alice", "correct horse", cb)
+			if !bytes.HasPrefix(ir, []byte("p="+string(kind)+",")) {
+				t.Fatalf("client-first %q does not ask for %s", ir, kind)
+			}
+			if got := c.authenticate("SCRAM-SHA-1-PLUS", ir, step); !strings.HasPrefix(got, "OK") || !valid() {
+				t.Fatalf("SCRAM-SHA-1-PLUS %s: %s (server verified: %v)", kind, got, valid())
+			}
+			if _, tagged := c.imap("SELECT INBOX"); !strings.HasPrefix(tagged, "OK") {
+				t.Fatalf("SELECT after SCRAM-SHA-1-PLUS: %s", tagged)
+			}
+
+			// From another loopback address, so that the throttle's
+			// delay for this failure does not slow the next subtests.
+			c, _ = mustDial(t, e.addrs["imaps"], "127.0.0.3", insecureTLS())
+			cb = binding(t, kind, c.tlsState())
+			cb.Data = append([]byte(nil), cb.Data...)
+			cb.Data[0] ^= 0xff
+			ir, step, valid = scramSteps(t, "SCRAM-SHA-1-PLUS", "alice", "correct horse", cb)
+			if got := c.authenticate("SCRAM-SHA-1-PLUS", ir, step); !strings.HasPrefix(got, "NO") || valid() {
+				t.Fatalf("SCRAM-SHA-1-PLUS with a corrupted %s binding: %s (client accepted the server: %v)", kind, got, valid())
+			}
+		})
+	}
 
 	t.Run("SCRAM-SHA-1", func(t *testing.T) {
 		c, _ := mustDial(t, e.addrs["imap"], "", nil)
