@@ -97,33 +97,31 @@ func TestServerRunAndShutdown(t *testing.T) {
 	p1.Close()
 	p2.Close()
 
-	// POP3S handshakes with the self-signed certificate.
-	var tc *tls.Conn
-	for i := 0; ; i++ { // the slots of p1 and p2 are freed asynchronously
-		tc, err = tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addrs["pop3s"], &tls.Config{InsecureSkipVerify: true})
-		if err == nil {
-			break
-		}
-		if i == 100 {
-			t.Fatalf("pop3s: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	// POP3S handshakes with the self-signed certificate. (Here and below
+	// the slots of closed connections are freed asynchronously, so a dial
+	// may meet the per-IP cap for a moment.)
+	tc := dialTLSRetry(t, addrs["pop3s"])
 	if g := greeting(t, tc); !strings.HasPrefix(g, "+OK") {
 		t.Fatalf("pop3s greeting %q", g)
 	}
 	tc.Close()
 
 	// IMAP greets in clear text, IMAPS after the handshake.
-	ic := dialTCP(t, addrs["imap"])
-	if g := greeting(t, ic); !strings.HasPrefix(g, "* OK") {
-		t.Fatalf("imap greeting %q", g)
+	var ic net.Conn
+	for i := 0; ; i++ {
+		ic = dialTCP(t, addrs["imap"])
+		g := greeting(t, ic)
+		if strings.HasPrefix(g, "* OK") {
+			break
+		}
+		ic.Close()
+		if i == 100 {
+			t.Fatalf("imap greeting %q", g)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	ic.Close()
-	itc, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addrs["imaps"], &tls.Config{InsecureSkipVerify: true})
-	if err != nil {
-		t.Fatalf("imaps: %v", err)
-	}
+	itc := dialTLSRetry(t, addrs["imaps"])
 	if g := greeting(t, itc); !strings.HasPrefix(g, "* OK") {
 		t.Fatalf("imaps greeting %q", g)
 	}
@@ -217,4 +215,21 @@ func TestServerRunAndShutdown(t *testing.T) {
 		t.Fatal("pop3 still accepting after shutdown")
 	}
 	var _ store.Store = st
+}
+
+// dialTLSRetry dials implicit TLS, again while the server refuses the
+// connection at its per-IP cap (slots of just-closed connections are
+// freed asynchronously).
+func dialTLSRetry(t *testing.T, addr string) *tls.Conn {
+	t.Helper()
+	for i := 0; ; i++ {
+		tc, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true})
+		if err == nil {
+			return tc
+		}
+		if i == 100 {
+			t.Fatalf("%s: %v", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
