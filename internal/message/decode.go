@@ -235,7 +235,7 @@ func foldPreview(s string) string {
 
 // HTMLToText strips tags, comments, and the content of head, script and
 // style elements from HTML, decodes character references, and puts a space
-// where a tag was. It is a preview- and search-grade converter, not a
+// where a tag other than an inline one (inlineTags) was. It is a preview- and search-grade converter, not a
 // renderer; safe for concurrent use.
 func HTMLToText(s string) string {
 	var sb strings.Builder
@@ -282,7 +282,19 @@ func HTMLToText(s string) string {
 			skipUntil = name
 			continue
 		}
-		sb.WriteByte(' ')
+		if !inlineTags[name] {
+			sb.WriteByte(' ')
+		}
 	}
 	return sb.String()
+}
+
+// inlineTags are elements that do not break a word: "<b>bold</b>," reads
+// "bold,", not "bold ,".
+var inlineTags = map[string]bool{
+	"a": true, "abbr": true, "b": true, "bdi": true, "bdo": true, "cite": true,
+	"code": true, "data": true, "dfn": true, "em": true, "font": true, "i": true,
+	"kbd": true, "mark": true, "q": true, "s": true, "samp": true, "small": true,
+	"span": true, "strike": true, "strong": true, "sub": true, "sup": true,
+	"time": true, "tt": true, "u": true, "var": true,
 }
