@@ -61,9 +61,12 @@ type Options struct {
 
 // Limits on what a client may send (DESIGN.md §5).
 const (
-	// maxCommandLine: RFC 2449 §4 allows 255 octets; some slack.
-	maxCommandLine = 1024
-	// maxSASLLine bounds one AUTH continuation line (base64).
+	// maxCommandLine bounds a command line without its CRLF. RFC 2449 §4
+	// allows 255 octets with it; the rest is slack for sloppy clients.
+	maxCommandLine = 512
+	// maxSASLLine bounds an AUTH command line (its initial response) and
+	// each AUTH continuation line: base64 of GSSAPI tickets, SCRAM
+	// messages or OAuth tokens, which can run to kilobytes.
 	maxSASLLine = 12 << 10
 	// maxAuthFailures per session before the server hangs up.
 	maxAuthFailures = 5

@@ -160,6 +160,60 @@ func TestBadArguments(t *testing.T) {
 	c.expect("QUIT", "+OK")
 }
 
+// TestLineLimits: a command line may have maxCommandLine octets; a longer
+// one, also when only its argument is long, gets -ERR with the limits and
+// the session goes on. AUTH has the larger maxSASLLine, on its own line
+// (initial response) and on continuation lines.
+func TestLineLimits(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	longPass := strings.Repeat("p", 3000) // PLAIN response of 4 KiB in base64
+	e.addUser("longpw", longPass)
+	c := e.dial()
+	user := "USER " + strings.Repeat("u", maxCommandLine-len("USER "))
+	c.expect(user, "+OK")
+	if l := c.cmd(user + "u"); l != lineTooLong {
+		t.Fatalf("USER line of %d octets: %q", len(user)+1, l)
+	}
+	if l := c.cmd("LIST " + strings.Repeat("1", 600)); l != lineTooLong {
+		t.Fatalf("LIST with a 600-octet argument: %q", l)
+	}
+	if !strings.HasPrefix(lineTooLong, "-ERR Line too long: ") || !strings.Contains(lineTooLong, fmt.Sprint(maxCommandLine)) {
+		t.Fatalf("answer %q lacks a text naming the limit", lineTooLong)
+	}
+	c.expect("NOOP", "-ERR NOOP not allowed") // still in step
+
+	// AUTH PLAIN with a 4 KiB initial response on the command line.
+	ir := plainResp("longpw", longPass)
+	if len("AUTH PLAIN "+ir) <= maxCommandLine || len(ir) > maxSASLLine {
+		t.Fatalf("initial response of %d octets does not test the AUTH bound", len(ir))
+	}
+	c.expect("AUTH PLAIN "+ir, "+OK")
+	c.expect("QUIT", "+OK")
+
+	// The same response on a continuation line.
+	c = e.dial()
+	c.expect("AUTH PLAIN", "+ ")
+	c.expect(ir, "+OK")
+	c.expect("QUIT", "+OK")
+
+	// Past maxSASLLine: the AUTH line, and a continuation line.
+	c = e.dial()
+	huge := strings.Repeat("A", maxSASLLine+4)
+	if l := c.cmd("AUTH PLAIN " + huge); l != lineTooLong {
+		t.Fatalf("AUTH line of %d octets: %q", len(huge)+11, l)
+	}
+	c.expect("AUTH PLAIN", "+ ")
+	c.expect(huge, "-ERR Authentication response too long")
+	c.expect("AUTH PLAIN "+plainResp(testUser, testPass), "+OK")
+	c.expect("STAT", "+OK 0 0")
+	// In TRANSACTION the same limits hold.
+	if l := c.cmd("RETR " + strings.Repeat("9", 2000)); l != lineTooLong {
+		t.Fatalf("RETR with a 2000-octet argument: %q", l)
+	}
+	c.expect("QUIT", "+OK")
+}
+
 func TestBinaryJunkAndLongLines(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
