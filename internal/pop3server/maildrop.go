@@ -9,7 +9,10 @@ import (
 
 // maildropMessage is one message of the maildrop as it stood at login.
 type maildropMessage struct {
-	uid       store.UID
+	uid store.UID
+	// size is what RETR sends before dot-stuffing: the stored octets and
+	// the line end RETR adds to a last line without one (RFC 1939 §11:
+	// LIST and STAT give exact sizes).
 	size      int64
 	blobID    string
 	seen      bool // had \Seen at login
@@ -61,10 +64,14 @@ func (s *session) loadMaildrop() error {
 	}
 	drop := make(maildrop, 0, len(refs))
 	if len(uids) > 0 {
+		var unknown []int // messages stored before the store kept LineEndPad
 		err = st.Fetch(s.ctx, s.account.ID, mb.ID, uids, store.FetchOptions{}, func(m *store.Message) error {
+			if m.LineEndPad < 0 {
+				unknown = append(unknown, len(drop))
+			}
 			drop = append(drop, maildropMessage{
 				uid:    m.UID,
-				size:   m.Size,
+				size:   m.Size + int64(max(m.LineEndPad, 0)),
 				blobID: m.BlobID,
 				seen:   hasFlag(m.Flags, store.FlagSeen),
 			})
@@ -73,10 +80,36 @@ func (s *session) loadMaildrop() error {
 		if err != nil {
 			return err
 		}
+		for _, i := range unknown {
+			pad, err := s.lineEndPad(drop[i].blobID, drop[i].size)
+			if err != nil {
+				return err
+			}
+			drop[i].size += int64(pad)
+		}
 	}
 	s.mailbox = mb
 	s.drop = drop
 	return nil
+}
+
+// lineEndPad reads the last octets of a stored message of size octets to
+// find store.Message.LineEndPad, for messages whose row lacks it.
+func (s *session) lineEndPad(blobID string, size int64) (int8, error) {
+	if size == 0 {
+		return 0, nil
+	}
+	body, err := s.srv.opts.Store.OpenBody(s.ctx, blobID)
+	if err != nil {
+		return 0, err
+	}
+	defer body.Close()
+	n := min(size, 2)
+	tail := make([]byte, n)
+	if _, err := body.ReadAt(tail, size-n); err != nil {
+		return 0, err
+	}
+	return store.LineEndPadOf(tail), nil
 }
 
 func hasFlag(flags []string, f string) bool {

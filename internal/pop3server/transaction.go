@@ -41,8 +41,9 @@ func (s *session) cmdStat(arg string) error {
 	return nil
 }
 
-// cmdList gives sizes: exact octets of the message as stored and sent (CRLF
-// line ends), before dot-stuffing (§5, RFC 1939 §11).
+// cmdList gives sizes: exact octets of the message as RETR sends it (CRLF
+// line ends, a missing final line end added), before dot-stuffing (§5,
+// RFC 1939 §11).
 func (s *session) cmdList(arg string) error {
 	return s.listing(arg, func(n int, m *maildropMessage) string {
 		return strconv.FormatInt(m.size, 10)

@@ -3,7 +3,9 @@ package pop3server
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -139,6 +141,66 @@ func TestTransactionCommands(t *testing.T) {
 	if after := e.inboxRefs(e.acct); len(after) != 3 || after[0].UID != refs[1].UID {
 		t.Fatalf("after QUIT: %v", after)
 	}
+}
+
+// TestExactSizes: STAT, LIST and RETR's +OK give the octets RETR sends
+// before dot-stuffing, also for messages whose last line has no line end
+// (RETR adds CRLF, or LF after a final CR), for bare-LF input (the store
+// keeps CRLF) and for rows stored before the store recorded how a message
+// ends (the server then reads the message's last octets).
+func TestExactSizes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	msgs := []string{
+		"Subject: a\r\n\r\nno final line end",
+		"Subject: b\r\n\r\nends with a lone CR\r",
+		"Subject: c\n\n.bare LF\nlines\n",
+		"Subject: d\r\n\r\n.terminated\r\n",
+		"Subject: e\r\n\r\nstored before the store kept line ends",
+	}
+	want := []string{
+		msgs[0] + "\r\n",
+		msgs[1] + "\n",
+		strings.ReplaceAll(msgs[2], "\n", "\r\n"),
+		msgs[3],
+		msgs[4] + "\r\n",
+	}
+	for _, m := range msgs {
+		e.appendTo(e.acct, "INBOX", []byte(m))
+	}
+	refs := e.inboxRefs(e.acct)
+	// The last message as an older store left it: line end unknown.
+	db, err := sql.Open("sqlite", filepath.Join(e.dir, "postern.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("UPDATE messages SET line_end_pad = -1 WHERE uid = ?", refs[4].UID); err != nil {
+		t.Fatal(err)
+	}
+	c := e.dial()
+	c.login()
+	total := 0
+	for _, w := range want {
+		total += len(w)
+	}
+	c.expect("STAT", fmt.Sprintf("+OK 5 %d", total))
+	c.expect("LIST", "+OK 5 messages")
+	list := c.blockLines()
+	for i, w := range want {
+		n := i + 1
+		if l := fmt.Sprintf("%d %d", n, len(w)); list[i] != l {
+			t.Errorf("LIST line %q, want %q", list[i], l)
+		}
+		c.expect(fmt.Sprintf("LIST %d", n), fmt.Sprintf("+OK %d %d", n, len(w)))
+		if l := c.cmd(fmt.Sprintf("RETR %d", n)); l != fmt.Sprintf("+OK %d octets", len(w)) {
+			t.Errorf("RETR %d: %q, want %d octets", n, l, len(w))
+		}
+		if got := string(c.block()); got != w {
+			t.Errorf("RETR %d sent %d octets %q, want %d %q", n, len(got), got, len(w), w)
+		}
+	}
+	c.expect("QUIT", "+OK")
 }
 
 func TestBadArguments(t *testing.T) {

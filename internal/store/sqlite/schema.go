@@ -150,6 +150,12 @@ CREATE TABLE bodies (
 	data BLOB NOT NULL
 );
 `,
+	// 6: what completes a message's last line (store.Message.LineEndPad),
+	// so that POP3 sizes are exact without reading bodies. Rows stored
+	// before keep -1 (unknown); adding the column rewrites nothing.
+	`
+ALTER TABLE messages ADD COLUMN line_end_pad INTEGER NOT NULL DEFAULT -1;
+`,
 }
 
 // migrate brings the schema up to date inside one immediate transaction.
