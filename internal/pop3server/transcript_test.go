@@ -6,10 +6,13 @@ import (
 	"database/sql"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/postern/postern/internal/auth"
 	"github.com/postern/postern/internal/store"
 )
 
@@ -53,13 +56,20 @@ func TestCommandsInWrongState(t *testing.T) {
 	e := newEnv(t)
 	e.appendTo(e.acct, "INBOX", testMessage(1, 3))
 	c := e.dial()
-	for _, cmd := range []string{"STAT", "LIST", "LIST 1", "UIDL", "UIDL 1", "RETR 1", "TOP 1 0", "DELE 1", "RSET", "NOOP", "PASS x", "LAST", "XYZZY", "LANG"} {
-		c.expect(cmd, "-ERR")
+	for _, cmd := range []string{"STAT", "LIST", "LIST 1", "UIDL", "UIDL 1", "RETR 1", "TOP 1 0", "DELE 1", "RSET", "NOOP"} {
+		name, _, _ := strings.Cut(cmd, " ")
+		c.expect(cmd, "-ERR "+name+" not allowed in AUTHORIZATION state")
+	}
+	c.expect("PASS x", "-ERR Send USER first")
+	for _, cmd := range []string{"LAST", "XYZZY", "LANG"} {
+		c.expect(cmd, "-ERR Unknown command: "+cmd)
 	}
 	c.login()
-	for _, cmd := range []string{"USER alice", "PASS x", "APOP alice 0123", "AUTH PLAIN", "STLS", "UTF8", "XYZZY"} {
-		c.expect(cmd, "-ERR")
+	for _, cmd := range []string{"USER alice", "PASS x", "APOP alice 0123", "AUTH PLAIN", "STLS", "UTF8"} {
+		name, _, _ := strings.Cut(cmd, " ")
+		c.expect(cmd, "-ERR "+name+" not allowed in TRANSACTION state")
 	}
+	c.expect("XYZZY", "-ERR Unknown command: XYZZY")
 	c.expect("NOOP", "+OK")
 	c.expect("QUIT", "+OK")
 	if !c.closed() {
@@ -203,6 +213,9 @@ func TestExactSizes(t *testing.T) {
 	c.expect("QUIT", "+OK")
 }
 
+// errWithText matches "-ERR" followed by a text of at least one word.
+var errWithText = regexp.MustCompile(`^-ERR (\[[A-Z/-]+\] )?[A-Za-z]{2,}[ -~]*$`)
+
 func TestBadArguments(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -215,7 +228,11 @@ func TestBadArguments(t *testing.T) {
 		"DELE", "DELE 3", "DELE 0", "STAT 1", "NOOP 1", "RSET 1",
 		"", " ", "\x00\x01\x02", "RE\xffTR 1", strings.Repeat("A", 300), "RETR " + strings.Repeat("9", 2000),
 	} {
-		c.expect(cmd, "-ERR")
+		// -ERR, a space and a text saying what is wrong (RFC 1939 §3
+		// allows the text to be empty; ours never is).
+		if l := c.cmd(cmd); !errWithText.MatchString(l) {
+			t.Errorf("%.40q: answer %q is not -ERR with a text", cmd, l)
+		}
 	}
 	// Lower case works (RFC 1939 §3: keywords are case-insensitive).
 	c.expect("stat", "+OK 2 ")
@@ -325,6 +342,52 @@ func TestTooManyFailuresCloses(t *testing.T) {
 	}
 	if l := c.line(); !strings.HasPrefix(l, "-ERR [AUTH]") {
 		t.Fatalf("last line %q", l)
+	}
+	if !c.closed() {
+		t.Fatal("still open after too many failures")
+	}
+}
+
+// TestGrowingAuthDelay: each failed login from an address waits longer
+// before it is checked (auth.Throttle: none, then 250 ms doubling), and
+// every refusal is "-ERR [AUTH]" with a text; the last failure closes the
+// connection. APOP with a wrong digest is the failure: checking it costs
+// microseconds, where a password check (argon2id, about 0.6 s under the
+// race detector) would blur the delays.
+func TestGrowingAuthDelay(t *testing.T) {
+	t.Parallel()
+	key := []byte("0123456789abcdef0123456789abcdef")
+	e := newEnv(t, func(c *envConfig) { c.auth.PlainSecretKey = key; c.auth.EnableAPOP = true })
+	sec, err := auth.HashPasswordWith(testPass, auth.HashOptions{PlainSecretKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.SetSecrets(context.Background(), e.acct.ID, sec); err != nil {
+		t.Fatal(err)
+	}
+	c := e.dial()
+	var took []time.Duration
+	for i := range maxAuthFailures {
+		start := time.Now()
+		l := c.cmd("APOP " + testUser + " " + md5hex("wrong"))
+		took = append(took, time.Since(start))
+		if l != "-ERR [AUTH] Authentication failed" {
+			t.Fatalf("failure %d: %q", i+1, l)
+		}
+	}
+	t.Logf("answers after %v", took)
+	// The delay before failure n (n > 1) is at least 250 ms << (n-2).
+	for i := 1; i < len(took); i++ {
+		if want := 250 * time.Millisecond << (i - 1); took[i] < want {
+			t.Errorf("failure %d answered after %v, want at least %v", i+1, took[i], want)
+		}
+	}
+	// It grows: a constant delay would make these about equal.
+	if grow := took[len(took)-1] - took[1]; grow < time.Second {
+		t.Errorf("last delay only %v longer than the second: %v", grow, took)
+	}
+	if l := c.line(); l != "-ERR [AUTH] Too many authentication failures" {
+		t.Fatalf("after %d failures: %q", maxAuthFailures, l)
 	}
 	if !c.closed() {
 		t.Fatal("still open after too many failures")
