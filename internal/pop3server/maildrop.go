@@ -3,6 +3,7 @@ package pop3server
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/postern/postern/internal/store"
 )
@@ -42,8 +43,9 @@ const (
 	settingMarkSeen    = "pop3_mark_seen"
 )
 
-// loadMaildrop reads the configured mailbox as it stands now. Messages
-// delivered later wait for the next login.
+// loadMaildrop reads the configured mailbox as it stands now, after
+// removing what EXPIRE says has expired. Messages delivered later wait for
+// the next login.
 func (s *session) loadMaildrop() error {
 	name := s.account.Settings[settingPOP3Mailbox]
 	if name == "" {
@@ -52,6 +54,9 @@ func (s *session) loadMaildrop() error {
 	st := s.srv.opts.Store
 	mb, err := st.Mailbox(s.ctx, s.account.ID, name)
 	if err != nil {
+		return err
+	}
+	if err := s.expireRetrieved(mb); err != nil {
 		return err
 	}
 	refs, err := st.MessageRefs(s.ctx, s.account.ID, mb.ID)
@@ -90,6 +95,29 @@ func (s *session) loadMaildrop() error {
 	}
 	s.mailbox = mb
 	s.drop = drop
+	return nil
+}
+
+// expireRetrieved applies EXPIRE n > 0 at login (RFC 2449 §6.7): the
+// messages of the maildrop first retrieved more than n days ago are
+// expunged, as IMAP's EXPUNGE would, before the message list is made.
+// The session holds the maildrop lock, so no other POP3 session has them
+// numbered.
+func (s *session) expireRetrieved(mb store.Mailbox) error {
+	days := s.srv.expireDays
+	if days <= 0 {
+		return nil
+	}
+	st := s.srv.opts.Store
+	old, err := st.RetrievedBefore(s.ctx, s.account.ID, mb.ID, time.Now().Add(-time.Duration(days)*24*time.Hour))
+	if err != nil || len(old) == 0 {
+		return err
+	}
+	removed, err := st.Expunge(s.ctx, s.account.ID, mb.ID, old)
+	if err != nil {
+		return err
+	}
+	s.log.Info("pop3 expired retrieved messages", "user", s.account.Name, "count", len(removed), "days", days)
 	return nil
 }
 

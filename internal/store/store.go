@@ -315,6 +315,13 @@ type Store interface {
 	// the new UIDs in dst, pairwise, and dst's UIDVALIDITY (COPYUID).
 	Copy(ctx context.Context, account AccountID, src MailboxID, uids []UID, dst MailboxID) (srcUIDs, dstUIDs []UID, dstUIDValidity uint32, err error)
 	Move(ctx context.Context, account AccountID, src MailboxID, uids []UID, dst MailboxID) (srcUIDs, dstUIDs []UID, dstUIDValidity uint32, err error)
+	// MarkRetrieved records at as the time uids were first retrieved by
+	// POP3 (for EXPIRE, RFC 2449 §6.7); messages that have a time keep
+	// it. It is not IMAP-visible state: no MODSEQ, no event.
+	MarkRetrieved(ctx context.Context, account AccountID, mailbox MailboxID, uids []UID, at time.Time) error
+	// RetrievedBefore lists, in UID order, the messages of a mailbox first
+	// retrieved (MarkRetrieved) before the given time.
+	RetrievedBefore(ctx context.Context, account AccountID, mailbox MailboxID, before time.Time) ([]UID, error)
 	// ChangesSince reports what changed in a mailbox after a mod-sequence.
 	ChangesSince(ctx context.Context, account AccountID, mailbox MailboxID, since uint64) (Changes, error)
 	// SearchText returns the UIDs among uids whose decoded body text (or,

@@ -156,6 +156,12 @@ CREATE TABLE bodies (
 	`
 ALTER TABLE messages ADD COLUMN line_end_pad INTEGER NOT NULL DEFAULT -1;
 `,
+	// 7: when POP3 first retrieved a message (0: never), for the EXPIRE
+	// policy; the partial index holds only retrieved messages.
+	`
+ALTER TABLE messages ADD COLUMN retrieved_at INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX messages_retrieved ON messages(account_id, mailbox_id, retrieved_at) WHERE retrieved_at > 0;
+`,
 }
 
 // migrate brings the schema up to date inside one immediate transaction.
