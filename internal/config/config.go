@@ -166,8 +166,9 @@ type Log struct {
 
 // POP3 holds POP3-only settings.
 type POP3 struct {
-	// Expire is the EXPIRE capability of RFC 2449 §6.7: how long the
-	// server keeps messages after retrieval, announced to clients.
+	// Expire is the EXPIRE policy of RFC 2449 §6.7: how long the server
+	// keeps messages after retrieval, announced to clients and enforced
+	// by pop3server (see pop3server.Options.Expire).
 	Expire Expire `toml:"expire"`
 	// LoginDelay is the LOGIN-DELAY capability of RFC 2449 §6.5: the
 	// minimum time between logins of one account.

@@ -4,12 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"net/textproto"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -258,4 +261,56 @@ func headerLines(h []byte) []string {
 		fields = append(fields, line)
 	}
 	return fields
+}
+
+// lmtpSink is an LMTP server on 127.0.0.1 that keeps every message it is
+// given, as received (dot-stuffing removed), for clients under test that
+// deliver over LMTP.
+type lmtpSink struct {
+	addr string
+	mu   sync.Mutex
+	msgs [][]byte
+}
+
+// startLMTPSink starts a sink that stops when the test ends.
+func startLMTPSink(t *testing.T) *lmtpSink {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &lmtpSink{addr: l.Addr().String()}
+	s := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &sinkSession{sink: sink}, nil }))
+	s.LMTP = true
+	s.Domain = "sink.e2e.test"
+	s.ReadTimeout = time.Minute
+	s.WriteTimeout = time.Minute
+	done := make(chan struct{})
+	go func() { s.Serve(l); close(done) }()
+	t.Cleanup(func() { s.Close(); <-done })
+	return sink
+}
+
+// messages returns what the sink has received so far.
+func (s *lmtpSink) messages() [][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.msgs)
+}
+
+type sinkSession struct{ sink *lmtpSink }
+
+func (*sinkSession) Reset()                               {}
+func (*sinkSession) Logout() error                        { return nil }
+func (*sinkSession) Mail(string, *smtp.MailOptions) error { return nil }
+func (*sinkSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
+func (ss *sinkSession) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	ss.sink.mu.Lock()
+	ss.sink.msgs = append(ss.sink.msgs, b)
+	ss.sink.mu.Unlock()
+	return nil
 }

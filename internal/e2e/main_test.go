@@ -294,15 +294,16 @@ func runTool(t *testing.T, timeout time.Duration, env []string, name string, arg
 	return out.String(), err
 }
 
-// needTool returns the path of an external program. When it is not
-// installed the test is skipped, except under CI (environment variable CI
-// set, as .ci/run does), where a missing peer must not pass unnoticed.
+// needTool returns the path of an external program. When it is missing
+// the test is skipped locally but fails under CI (inCI, as .ci/run sets
+// it), where every interop peer is installed and a skip would hide a lost
+// test.
 func needTool(t *testing.T, name, pkg string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
 		if inCI() {
-			t.Fatalf("%s not installed, and CI=%q forbids skipping (apt-get install -y %s)", name, os.Getenv("CI"), pkg)
+			t.Fatalf("%s not installed but CI is set: the CI machine must have it (apt-get install -y %s)", name, pkg)
 		}
 		t.Skipf("%s not installed (apt-get install -y %s)", name, pkg)
 	}
@@ -322,4 +323,42 @@ func tail(s string, n int) string {
 		return s
 	}
 	return "…" + s[len(s)-n:]
+}
+
+// TestNeedToolUnderCI runs this test binary again on
+// TestNeedToolMissingHelper (needTool of a program that does not exist):
+// with CI set it must fail, without CI it must skip.
+func TestNeedToolUnderCI(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		ci       string
+		wantFail bool
+		want     string
+	}{
+		{"1", true, "not installed but CI is set"},
+		{"", false, "postern-no-such-tool not installed (apt-get install -y no-such-package)"},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestNeedToolMissingHelper$", "-test.v", "-test.count=1")
+		// POSTERN_E2E_BIN: no build of postern in the child's TestMain.
+		cmd.Env = append(os.Environ(), "CI="+tc.ci, "POSTERN_E2E_NEEDTOOL_HELPER=1", "POSTERN_E2E_BIN=/nonexistent")
+		out, err := cmd.CombinedOutput()
+		cancel()
+		var ee *exec.ExitError
+		if failed := errors.As(err, &ee); failed != tc.wantFail || err != nil && !failed {
+			t.Errorf("CI=%q: exit %v, want failure %v\n%s", tc.ci, err, tc.wantFail, out)
+		}
+		if !strings.Contains(string(out), tc.want) {
+			t.Errorf("CI=%q: output lacks %q:\n%s", tc.ci, tc.want, out)
+		}
+	}
+}
+
+// TestNeedToolMissingHelper is run by TestNeedToolUnderCI only.
+func TestNeedToolMissingHelper(t *testing.T) {
+	if os.Getenv("POSTERN_E2E_NEEDTOOL_HELPER") == "" {
+		t.Skip("run by TestNeedToolUnderCI")
+	}
+	needTool(t, "postern-no-such-tool", "no-such-package")
+	t.Log("needTool returned")
 }

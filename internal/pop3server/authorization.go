@@ -182,8 +182,9 @@ func (s *session) cmdAuth(arg string) error {
 			return nil
 		}
 	}
-	s.in.SetMax(maxSASLLine)
-	defer s.in.SetMax(maxCommandLine)
+	// Continuation lines are read with the reader's own bound,
+	// maxSASLLine (the command loop holds other lines to
+	// maxCommandLine).
 	for {
 		challenge, done, err := ex.Next(s.ctx, resp)
 		if err != nil {

@@ -4,16 +4,19 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/postern/postern/internal/auth"
+	"github.com/postern/postern/internal/textline"
 )
 
 // hundredMessages are the messages the client tests fetch: different
@@ -196,10 +199,14 @@ poll 127.0.0.1 with proto POP3 service %s auth password timeout 60:
 	}
 }
 
-// TestGetmail retrieves 100 messages with getmail6 into a Maildir and
-// deletes them. With delivered_to and received off getmail adds only a
-// Return-Path line; the rest of each file is the stored message with LF
-// line ends.
+// TestGetmail retrieves 100 messages with getmail6 and deletes them. getmail
+// delivers them over LMTP to a sink in this test (MDA_lmtp): its Maildir
+// and MDA destinations fork a child per message and install their SIGCHLD
+// handler only after fork() returns, so a child that exits first is never
+// reaped and getmail gives up with "waiting child pid N timed out", often
+// under parallel load. MDA_lmtp delivers in getmail's own process. With
+// delivered_to and received off getmail adds nothing: the sink must get
+// every stored message exactly once, byte for byte up to line ends.
 func TestGetmail(t *testing.T) {
 	t.Parallel()
 	bin, err := exec.LookPath("getmail")
@@ -209,22 +216,8 @@ func TestGetmail(t *testing.T) {
 	e := newEnv(t)
 	msgs := hundredMessages()
 	e.appendTo(e.acct, "INBOX", msgs...)
+	sink := startLMTPSink(t)
 	dir := t.TempDir()
-	md := filepath.Join(dir, "Maildir")
-	for _, sub := range []string{"cur", "new", "tmp"} {
-		os.MkdirAll(filepath.Join(md, sub), 0o700)
-	}
-	asUser := ""
-	if os.Geteuid() == 0 {
-		// getmail refuses to deliver as root: deliver as nobody into
-		// a Maildir that nobody may write.
-		asUser = "user = nobody\n"
-		os.Chmod(filepath.Dir(dir), 0o755)
-		os.Chmod(dir, 0o755)
-		for _, p := range []string{"", "cur", "new", "tmp"} {
-			os.Chmod(filepath.Join(md, p), 0o777)
-		}
-	}
 	rc := fmt.Sprintf(`[retriever]
 type = SimplePOP3Retriever
 server = 127.0.0.1
@@ -234,62 +227,134 @@ password = %s
 timeout = 60
 
 [destination]
-type = Maildir
-path = %s/
-%s
+type = MDA_lmtp
+host = 127.0.0.1
+port = %s
+override = sink@localhost
+
 [options]
 delete = true
 read_all = true
 delivered_to = false
 received = false
 verbose = 0
-`, portOf(t, e.addr), testUser, testPass, md, asUser)
+`, portOf(t, e.addr), testUser, testPass, portOf(t, sink.addr))
 	if err := os.WriteFile(filepath.Join(dir, "getmailrc"), []byte(rc), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	// getmail 6.18 has a race between its SIGCHLD handler and the wait
-	// for its delivery child ("waiting child pid N timed out") that a
-	// loaded machine hits now and then; it aborts without QUIT, so the
-	// server keeps everything and a second run fetches it again.
-	var res []byte
-	for try := 0; ; try++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		cmd := exec.CommandContext(ctx, bin, "--getmaildir", dir, "--rcfile", "getmailrc")
-		cmd.Env = append(os.Environ(), "HOME="+dir)
-		res, err = cmd.CombinedOutput()
-		cancel()
-		if err == nil {
-			break
-		}
-		if try == 2 || !bytes.Contains(res, []byte("waiting child pid")) {
-			t.Fatalf("getmail: %v\n%s", err, res)
-		}
-		t.Logf("getmail hit its child-wait race, running it again")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "--getmaildir", dir, "--rcfile", "getmailrc")
+	cmd.Env = append(os.Environ(), "HOME="+dir)
+	res, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("getmail: %v\n%s", err, res)
 	}
-	files, _ := filepath.Glob(filepath.Join(md, "new", "*"))
-	if len(files) < len(msgs) {
-		t.Fatalf("getmail delivered %d, want %d\n%s", len(files), len(msgs), res)
+	got := sink.messages()
+	if len(got) != len(msgs) {
+		t.Fatalf("getmail delivered %d messages, want %d\n%s", len(got), len(msgs), res)
 	}
-	want := map[string]bool{}
-	for _, m := range msgs {
-		want[string(lfOnly(m))] = false
+	want := map[string]int{} // message (LF line ends) → index in msgs
+	for i, m := range msgs {
+		want[string(lfOnly(m))] = i
 	}
-	for _, f := range files {
-		got, _ := os.ReadFile(f)
-		if bytes.HasPrefix(got, []byte("Return-Path:")) {
-			_, got, _ = bytes.Cut(got, []byte("\n"))
-		}
-		if _, ok := want[string(got)]; !ok {
-			t.Fatalf("delivered file %s is not a stored message: %q", f, got)
-		}
-		want[string(got)] = true
+	if len(want) != len(msgs) {
+		t.Fatal("test messages are not distinct")
 	}
-	for m, got := range want {
-		if !got {
-			t.Fatalf("message never delivered: %q", m)
+	delivered := make([]bool, len(msgs))
+	for n, m := range got {
+		i, ok := want[string(lfOnly(m))]
+		if !ok {
+			t.Fatalf("delivery %d is not a stored message: %q", n+1, m)
 		}
+		if delivered[i] {
+			t.Fatalf("message %d delivered twice", i+1)
+		}
+		delivered[i] = true
 	}
 	if n := len(e.inboxRefs(e.acct)); n != 0 {
 		t.Fatalf("%d messages left after getmail", n)
 	}
+}
+
+// lmtpSink is an LMTP server (RFC 2033) on 127.0.0.1 that keeps every
+// message it is given, dot-stuffing removed. It takes any MAIL FROM (getmail
+// sends "unknown" for a message without Return-Path) and one RCPT per
+// transaction.
+type lmtpSink struct {
+	addr string
+	mu   sync.Mutex
+	msgs [][]byte
+}
+
+func startLMTPSink(t *testing.T) *lmtpSink {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &lmtpSink{addr: l.Addr().String()}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { l.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				sink.serve(c)
+			}()
+		}
+	}()
+	return sink
+}
+
+func (s *lmtpSink) serve(c net.Conn) {
+	c.SetDeadline(time.Now().Add(3 * time.Minute))
+	in := textline.NewReader(c, 64<<10, nil)
+	say := func(line string) bool {
+		_, err := io.WriteString(c, line+"\r\n")
+		return err == nil
+	}
+	say("220 sink.test LMTP")
+	for {
+		line, err := in.ReadLine()
+		if err != nil {
+			return
+		}
+		verb, _, _ := strings.Cut(strings.ToUpper(string(line)), " ")
+		switch verb {
+		case "LHLO":
+			say("250 sink.test")
+		case "MAIL", "RCPT", "RSET", "NOOP":
+			say("250 OK")
+		case "DATA":
+			say("354 Go ahead")
+			b, err := io.ReadAll(textline.NewDotReader(in))
+			if err != nil {
+				return
+			}
+			s.mu.Lock()
+			s.msgs = append(s.msgs, b)
+			s.mu.Unlock()
+			say("250 Delivered")
+		case "QUIT":
+			say("221 Bye")
+			return
+		default:
+			say("500 Unknown command")
+		}
+	}
+}
+
+func (s *lmtpSink) messages() [][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.msgs)
 }

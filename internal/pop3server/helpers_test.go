@@ -34,6 +34,7 @@ const (
 // testEnv is a real server on a real store on 127.0.0.1.
 type testEnv struct {
 	t    testing.TB
+	dir  string // the store's data directory
 	st   *sqlite.DB
 	auth *auth.Service
 	srv  *Server
@@ -53,7 +54,8 @@ type envOption func(*envConfig)
 func newEnv(t testing.TB, opts ...envOption) *testEnv {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{})
+	dir := t.TempDir()
+	st, err := sqlite.Open(ctx, dir, sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +66,7 @@ func newEnv(t testing.TB, opts ...envOption) *testEnv {
 	o := cfg.opts
 	as := auth.New(store.CredentialSource{Store: st, UnknownUser: auth.ErrUnknownUser}, cfg.auth)
 	o.Auth = as
-	e := &testEnv{t: t, st: st, auth: as}
+	e := &testEnv{t: t, dir: dir, st: st, auth: as}
 	e.acct = e.addUser(testUser, testPass)
 	e.srv = New(o)
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -3,13 +3,17 @@ package pop3server
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/postern/postern/internal/store"
 )
 
 // maildropMessage is one message of the maildrop as it stood at login.
 type maildropMessage struct {
-	uid       store.UID
+	uid store.UID
+	// size is what RETR sends before dot-stuffing: the stored octets and
+	// the line end RETR adds to a last line without one (RFC 1939 §11:
+	// LIST and STAT give exact sizes).
 	size      int64
 	blobID    string
 	seen      bool // had \Seen at login
@@ -39,8 +43,9 @@ const (
 	settingMarkSeen    = "pop3_mark_seen"
 )
 
-// loadMaildrop reads the configured mailbox as it stands now. Messages
-// delivered later wait for the next login.
+// loadMaildrop reads the configured mailbox as it stands now, after
+// removing what EXPIRE says has expired. Messages delivered later wait for
+// the next login.
 func (s *session) loadMaildrop() error {
 	name := s.account.Settings[settingPOP3Mailbox]
 	if name == "" {
@@ -49,6 +54,9 @@ func (s *session) loadMaildrop() error {
 	st := s.srv.opts.Store
 	mb, err := st.Mailbox(s.ctx, s.account.ID, name)
 	if err != nil {
+		return err
+	}
+	if err := s.expireRetrieved(mb); err != nil {
 		return err
 	}
 	refs, err := st.MessageRefs(s.ctx, s.account.ID, mb.ID)
@@ -61,10 +69,14 @@ func (s *session) loadMaildrop() error {
 	}
 	drop := make(maildrop, 0, len(refs))
 	if len(uids) > 0 {
+		var unknown []int // messages stored before the store kept LineEndPad
 		err = st.Fetch(s.ctx, s.account.ID, mb.ID, uids, store.FetchOptions{}, func(m *store.Message) error {
+			if m.LineEndPad < 0 {
+				unknown = append(unknown, len(drop))
+			}
 			drop = append(drop, maildropMessage{
 				uid:    m.UID,
-				size:   m.Size,
+				size:   m.Size + int64(max(m.LineEndPad, 0)),
 				blobID: m.BlobID,
 				seen:   hasFlag(m.Flags, store.FlagSeen),
 			})
@@ -73,10 +85,59 @@ func (s *session) loadMaildrop() error {
 		if err != nil {
 			return err
 		}
+		for _, i := range unknown {
+			pad, err := s.lineEndPad(drop[i].blobID, drop[i].size)
+			if err != nil {
+				return err
+			}
+			drop[i].size += int64(pad)
+		}
 	}
 	s.mailbox = mb
 	s.drop = drop
 	return nil
+}
+
+// expireRetrieved applies EXPIRE n > 0 at login (RFC 2449 §6.7): the
+// messages of the maildrop first retrieved more than n days ago are
+// expunged, as IMAP's EXPUNGE would, before the message list is made.
+// The session holds the maildrop lock, so no other POP3 session has them
+// numbered.
+func (s *session) expireRetrieved(mb store.Mailbox) error {
+	days := s.srv.expireDays
+	if days <= 0 {
+		return nil
+	}
+	st := s.srv.opts.Store
+	old, err := st.RetrievedBefore(s.ctx, s.account.ID, mb.ID, time.Now().Add(-time.Duration(days)*24*time.Hour))
+	if err != nil || len(old) == 0 {
+		return err
+	}
+	removed, err := st.Expunge(s.ctx, s.account.ID, mb.ID, old)
+	if err != nil {
+		return err
+	}
+	s.log.Info("pop3 expired retrieved messages", "user", s.account.Name, "count", len(removed), "days", days)
+	return nil
+}
+
+// lineEndPad reads the last octets of a stored message of size octets to
+// find store.Message.LineEndPad, for messages whose row lacks it.
+func (s *session) lineEndPad(blobID string, size int64) (int8, error) {
+	if size == 0 {
+		return 0, nil
+	}
+	body, err := s.srv.opts.Store.OpenBody(s.ctx, blobID)
+	if err != nil {
+		return 0, err
+	}
+	defer body.Close()
+	n := min(size, 2)
+	tail := make([]byte, n)
+	if _, err := body.ReadAt(tail, size-n); err != nil {
+		return 0, err
+	}
+	return store.LineEndPadOf(tail), nil
 }
 
 func hasFlag(flags []string, f string) bool {

@@ -20,7 +20,9 @@
 // The maildrop is the account's POP3 mailbox (setting "pop3_mailbox",
 // INBOX by default) as it stood at login. RETR marks a message \Seen at
 // QUIT (with the deletions, in the UPDATE state), like Dovecot's default;
-// setting "pop3_mark_seen" to "no" turns that off. TOP never marks.
+// setting "pop3_mark_seen" to "no" turns that off. TOP never marks. The
+// EXPIRE policy (Options.Expire) deletes retrieved messages at QUIT (0) or
+// at a login n days after their first retrieval.
 package pop3server
 
 import (
@@ -29,6 +31,8 @@ import (
 	"github.com/postern/postern/internal/netserve"
 	"log/slog"
 	"net"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,7 +55,13 @@ type Options struct {
 	// for that long; default 10 minutes (RFC 1939 §3 asks for at least
 	// 10).
 	IdleTimeout time.Duration
-	// Expire is the CAPA EXPIRE value (RFC 2449 §6.7); default "NEVER".
+	// Expire is the EXPIRE policy (RFC 2449 §6.7), announced in CAPA:
+	// "NEVER" (the default) keeps mail until a client deletes it; "0"
+	// deletes the messages a session retrieved (RETR) at its QUIT, DELE
+	// or not; a number of days n > 0 deletes messages first retrieved
+	// more than n days ago, at the account's next POP3 login. Deletions
+	// are ordinary store expunges, so IMAP sessions see them. Anything
+	// else is logged and treated as "NEVER".
 	Expire string
 	// LoginDelay is the CAPA LOGIN-DELAY value (RFC 2449 §6.8); logins
 	// to one account closer together than this are refused with
@@ -61,9 +71,12 @@ type Options struct {
 
 // Limits on what a client may send (DESIGN.md §5).
 const (
-	// maxCommandLine: RFC 2449 §4 allows 255 octets; some slack.
-	maxCommandLine = 1024
-	// maxSASLLine bounds one AUTH continuation line (base64).
+	// maxCommandLine bounds a command line without its CRLF. RFC 2449 §4
+	// allows 255 octets with it; the rest is slack for sloppy clients.
+	maxCommandLine = 512
+	// maxSASLLine bounds an AUTH command line (its initial response) and
+	// each AUTH continuation line: base64 of GSSAPI tickets, SCRAM
+	// messages or OAuth tokens, which can run to kilobytes.
 	maxSASLLine = 12 << 10
 	// maxAuthFailures per session before the server hangs up.
 	maxAuthFailures = 5
@@ -92,6 +105,24 @@ type Server struct {
 	// lastLogin is when each account last logged in (LOGIN-DELAY).
 	lastLogin map[store.AccountID]time.Time
 	wg        sync.WaitGroup
+
+	// expireDays is Options.Expire as a number; expireNever for NEVER.
+	expireDays int
+}
+
+// expireNever is Server.expireDays for EXPIRE NEVER.
+const expireNever = -1
+
+// parseExpire reads an EXPIRE value: "NEVER" or a number of days.
+func parseExpire(v string) (days int, ok bool) {
+	if strings.EqualFold(v, "NEVER") {
+		return expireNever, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || v[0] == '+' {
+		return 0, false
+	}
+	return n, true
 }
 
 // New returns a Server; nothing runs until Serve.
@@ -109,16 +140,22 @@ func New(opts Options) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	days, ok := parseExpire(opts.Expire)
+	if !ok {
+		log.Warn("pop3: invalid EXPIRE value, using NEVER", "expire", opts.Expire)
+		opts.Expire, days = "NEVER", expireNever
+	}
 	return &Server{
-		opts:      opts,
-		log:       log,
-		inPool:    textline.NewPool(maxSASLLine + 2048),
-		outBuf:    textline.NewPool(32 << 10),
-		copyBf:    textline.NewPool(32 << 10),
-		listeners: make(map[net.Listener]struct{}),
-		sessions:  make(map[*session]struct{}),
-		locked:    make(map[store.AccountID]*session),
-		lastLogin: make(map[store.AccountID]time.Time),
+		opts:       opts,
+		log:        log,
+		expireDays: days,
+		inPool:     textline.NewPool(maxSASLLine + 2048),
+		outBuf:     textline.NewPool(32 << 10),
+		copyBf:     textline.NewPool(32 << 10),
+		listeners:  make(map[net.Listener]struct{}),
+		sessions:   make(map[*session]struct{}),
+		locked:     make(map[store.AccountID]*session),
+		lastLogin:  make(map[store.AccountID]time.Time),
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -85,7 +86,9 @@ func (s *Server) newSession(c net.Conn) *session {
 		stop: stop,
 		conn: c,
 	}
-	sess.in = textline.NewReader(sessionReader{sess}, maxCommandLine, s.inPool)
+	// The reader takes lines up to the AUTH bound; the command loop holds
+	// other commands to maxCommandLine (see overLong).
+	sess.in = textline.NewReader(sessionReader{sess}, maxSASLLine, s.inPool)
 	sess.out = textline.NewWriter(sessionWriter{sess}, s.outBuf)
 	return sess
 }
@@ -179,8 +182,8 @@ func (s *session) run() {
 			return
 		}
 		line, err := s.in.ReadLine()
-		if errors.Is(err, textline.ErrLineTooLong) {
-			s.reply("-ERR Line too long")
+		if errors.Is(err, textline.ErrLineTooLong) || err == nil && overLong(line) {
+			s.reply(lineTooLong)
 			continue
 		}
 		if err != nil {
@@ -198,6 +201,21 @@ func (s *session) run() {
 			return
 		}
 	}
+}
+
+// lineTooLong answers a command line over its bound.
+var lineTooLong = "-ERR Line too long: commands take at most " + strconv.Itoa(maxCommandLine) +
+	" octets, AUTH " + strconv.Itoa(maxSASLLine)
+
+// overLong reports whether a command line passes maxCommandLine. AUTH may
+// be longer, up to the reader's maxSASLLine: its initial response is
+// SASL data like a continuation line (RFC 5034 §4 asks clients to keep it
+// within 255 octets, but OAuth tokens and GSSAPI tickets rarely fit).
+func overLong(line []byte) bool {
+	if len(line) <= maxCommandLine {
+		return false
+	}
+	return !(len(line) > 5 && line[4] == ' ' && strings.EqualFold(string(line[:4]), "AUTH"))
 }
 
 // readFailed ends the session after a failed read: a polite line on

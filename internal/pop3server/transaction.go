@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/postern/postern/internal/store"
 	"github.com/postern/postern/internal/textline"
@@ -41,8 +42,9 @@ func (s *session) cmdStat(arg string) error {
 	return nil
 }
 
-// cmdList gives sizes: exact octets of the message as stored and sent (CRLF
-// line ends), before dot-stuffing (§5, RFC 1939 §11).
+// cmdList gives sizes: exact octets of the message as RETR sends it (CRLF
+// line ends, a missing final line end added), before dot-stuffing (§5,
+// RFC 1939 §11).
 func (s *session) cmdList(arg string) error {
 	return s.listing(arg, func(n int, m *maildropMessage) string {
 		return strconv.FormatInt(m.size, 10)
@@ -175,7 +177,8 @@ func (s *session) cmdDele(arg string) error {
 }
 
 // cmdRset unmarks every deleted message (§5). Messages already retrieved
-// stay retrieved (they will still get \Seen).
+// stay retrieved (they will still get \Seen, and with EXPIRE 0 they are
+// still deleted at QUIT).
 func (s *session) cmdRset(arg string) error {
 	if arg != "" {
 		s.reply("-ERR RSET takes no arguments")
@@ -201,22 +204,37 @@ func (s *session) cmdNoop(arg string) error {
 // update is the UPDATE state (RFC 1939 §6): retrieved messages get \Seen,
 // marked ones are expunged, and +OK goes out only after the store has made
 // that durable. IMAP sessions see ordinary expunges through the hub.
+//
+// The EXPIRE policy (RFC 2449 §6.7) acts here too: with EXPIRE 0 the
+// retrieved messages are expunged with the marked ones; with EXPIRE n > 0
+// their first retrieval time is recorded, and login expunges them once it
+// is n days old (expireRetrieved).
 func (s *session) update() error {
 	s.state = stateUpdate
-	var deleted, seen []store.UID
+	expire := s.srv.expireDays
+	var deleted, seen, retrieved []store.UID
 	for i := range s.drop {
 		m := &s.drop[i]
 		switch {
-		case m.deleted:
+		case m.deleted, m.retrieved && expire == 0:
 			deleted = append(deleted, m.uid)
-		case m.retrieved && !m.seen:
-			seen = append(seen, m.uid)
+		case m.retrieved:
+			retrieved = append(retrieved, m.uid)
+			if !m.seen {
+				seen = append(seen, m.uid)
+			}
 		}
 	}
 	st := s.srv.opts.Store
 	if len(seen) > 0 && s.account.Settings[settingMarkSeen] != "no" {
 		if _, _, err := st.UpdateFlags(s.ctx, s.account.ID, s.mailbox.ID, seen, store.FlagsAdd, []string{store.FlagSeen}, 0); err != nil {
 			s.log.Warn("pop3 marking retrieved messages seen", "err", err)
+		}
+	}
+	if len(retrieved) > 0 && expire > 0 {
+		if err := st.MarkRetrieved(s.ctx, s.account.ID, s.mailbox.ID, retrieved, time.Now()); err != nil {
+			// They will be kept longer than announced, not lost.
+			s.log.Warn("pop3 recording retrieval for EXPIRE", "err", err)
 		}
 	}
 	if len(deleted) > 0 {

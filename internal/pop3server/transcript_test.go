@@ -3,12 +3,16 @@ package pop3server
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/postern/postern/internal/auth"
 	"github.com/postern/postern/internal/store"
 )
 
@@ -52,13 +56,20 @@ func TestCommandsInWrongState(t *testing.T) {
 	e := newEnv(t)
 	e.appendTo(e.acct, "INBOX", testMessage(1, 3))
 	c := e.dial()
-	for _, cmd := range []string{"STAT", "LIST", "LIST 1", "UIDL", "UIDL 1", "RETR 1", "TOP 1 0", "DELE 1", "RSET", "NOOP", "PASS x", "LAST", "XYZZY", "LANG"} {
-		c.expect(cmd, "-ERR")
+	for _, cmd := range []string{"STAT", "LIST", "LIST 1", "UIDL", "UIDL 1", "RETR 1", "TOP 1 0", "DELE 1", "RSET", "NOOP"} {
+		name, _, _ := strings.Cut(cmd, " ")
+		c.expect(cmd, "-ERR "+name+" not allowed in AUTHORIZATION state")
+	}
+	c.expect("PASS x", "-ERR Send USER first")
+	for _, cmd := range []string{"LAST", "XYZZY", "LANG"} {
+		c.expect(cmd, "-ERR Unknown command: "+cmd)
 	}
 	c.login()
-	for _, cmd := range []string{"USER alice", "PASS x", "APOP alice 0123", "AUTH PLAIN", "STLS", "UTF8", "XYZZY"} {
-		c.expect(cmd, "-ERR")
+	for _, cmd := range []string{"USER alice", "PASS x", "APOP alice 0123", "AUTH PLAIN", "STLS", "UTF8"} {
+		name, _, _ := strings.Cut(cmd, " ")
+		c.expect(cmd, "-ERR "+name+" not allowed in TRANSACTION state")
 	}
+	c.expect("XYZZY", "-ERR Unknown command: XYZZY")
 	c.expect("NOOP", "+OK")
 	c.expect("QUIT", "+OK")
 	if !c.closed() {
@@ -142,6 +153,69 @@ func TestTransactionCommands(t *testing.T) {
 	}
 }
 
+// TestExactSizes: STAT, LIST and RETR's +OK give the octets RETR sends
+// before dot-stuffing, also for messages whose last line has no line end
+// (RETR adds CRLF, or LF after a final CR), for bare-LF input (the store
+// keeps CRLF) and for rows stored before the store recorded how a message
+// ends (the server then reads the message's last octets).
+func TestExactSizes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	msgs := []string{
+		"Subject: a\r\n\r\nno final line end",
+		"Subject: b\r\n\r\nends with a lone CR\r",
+		"Subject: c\n\n.bare LF\nlines\n",
+		"Subject: d\r\n\r\n.terminated\r\n",
+		"Subject: e\r\n\r\nstored before the store kept line ends",
+	}
+	want := []string{
+		msgs[0] + "\r\n",
+		msgs[1] + "\n",
+		strings.ReplaceAll(msgs[2], "\n", "\r\n"),
+		msgs[3],
+		msgs[4] + "\r\n",
+	}
+	for _, m := range msgs {
+		e.appendTo(e.acct, "INBOX", []byte(m))
+	}
+	refs := e.inboxRefs(e.acct)
+	// The last message as an older store left it: line end unknown.
+	db, err := sql.Open("sqlite", filepath.Join(e.dir, "postern.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("UPDATE messages SET line_end_pad = -1 WHERE uid = ?", refs[4].UID); err != nil {
+		t.Fatal(err)
+	}
+	c := e.dial()
+	c.login()
+	total := 0
+	for _, w := range want {
+		total += len(w)
+	}
+	c.expect("STAT", fmt.Sprintf("+OK 5 %d", total))
+	c.expect("LIST", "+OK 5 messages")
+	list := c.blockLines()
+	for i, w := range want {
+		n := i + 1
+		if l := fmt.Sprintf("%d %d", n, len(w)); list[i] != l {
+			t.Errorf("LIST line %q, want %q", list[i], l)
+		}
+		c.expect(fmt.Sprintf("LIST %d", n), fmt.Sprintf("+OK %d %d", n, len(w)))
+		if l := c.cmd(fmt.Sprintf("RETR %d", n)); l != fmt.Sprintf("+OK %d octets", len(w)) {
+			t.Errorf("RETR %d: %q, want %d octets", n, l, len(w))
+		}
+		if got := string(c.block()); got != w {
+			t.Errorf("RETR %d sent %d octets %q, want %d %q", n, len(got), got, len(w), w)
+		}
+	}
+	c.expect("QUIT", "+OK")
+}
+
+// errWithText matches "-ERR" followed by a text of at least one word.
+var errWithText = regexp.MustCompile(`^-ERR (\[[A-Z/-]+\] )?[A-Za-z]{2,}[ -~]*$`)
+
 func TestBadArguments(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -154,10 +228,68 @@ func TestBadArguments(t *testing.T) {
 		"DELE", "DELE 3", "DELE 0", "STAT 1", "NOOP 1", "RSET 1",
 		"", " ", "\x00\x01\x02", "RE\xffTR 1", strings.Repeat("A", 300), "RETR " + strings.Repeat("9", 2000),
 	} {
-		c.expect(cmd, "-ERR")
+		// -ERR, a space and a text saying what is wrong (RFC 1939 §3
+		// allows the text to be empty; ours never is).
+		if l := c.cmd(cmd); !errWithText.MatchString(l) {
+			t.Errorf("%.40q: answer %q is not -ERR with a text", cmd, l)
+		}
 	}
 	// Lower case works (RFC 1939 §3: keywords are case-insensitive).
 	c.expect("stat", "+OK 2 ")
+	c.expect("QUIT", "+OK")
+}
+
+// TestLineLimits: a command line may have maxCommandLine octets; a longer
+// one, also when only its argument is long, gets -ERR with the limits and
+// the session goes on. AUTH has the larger maxSASLLine, on its own line
+// (initial response) and on continuation lines.
+func TestLineLimits(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	longPass := strings.Repeat("p", 3000) // PLAIN response of 4 KiB in base64
+	e.addUser("longpw", longPass)
+	c := e.dial()
+	user := "USER " + strings.Repeat("u", maxCommandLine-len("USER "))
+	c.expect(user, "+OK")
+	if l := c.cmd(user + "u"); l != lineTooLong {
+		t.Fatalf("USER line of %d octets: %q", len(user)+1, l)
+	}
+	if l := c.cmd("LIST " + strings.Repeat("1", 600)); l != lineTooLong {
+		t.Fatalf("LIST with a 600-octet argument: %q", l)
+	}
+	if !strings.HasPrefix(lineTooLong, "-ERR Line too long: ") || !strings.Contains(lineTooLong, fmt.Sprint(maxCommandLine)) {
+		t.Fatalf("answer %q lacks a text naming the limit", lineTooLong)
+	}
+	c.expect("NOOP", "-ERR NOOP not allowed") // still in step
+
+	// AUTH PLAIN with a 4 KiB initial response on the command line.
+	ir := plainResp("longpw", longPass)
+	if len("AUTH PLAIN "+ir) <= maxCommandLine || len(ir) > maxSASLLine {
+		t.Fatalf("initial response of %d octets does not test the AUTH bound", len(ir))
+	}
+	c.expect("AUTH PLAIN "+ir, "+OK")
+	c.expect("QUIT", "+OK")
+
+	// The same response on a continuation line.
+	c = e.dial()
+	c.expect("AUTH PLAIN", "+ ")
+	c.expect(ir, "+OK")
+	c.expect("QUIT", "+OK")
+
+	// Past maxSASLLine: the AUTH line, and a continuation line.
+	c = e.dial()
+	huge := strings.Repeat("A", maxSASLLine+4)
+	if l := c.cmd("AUTH PLAIN " + huge); l != lineTooLong {
+		t.Fatalf("AUTH line of %d octets: %q", len(huge)+11, l)
+	}
+	c.expect("AUTH PLAIN", "+ ")
+	c.expect(huge, "-ERR Authentication response too long")
+	c.expect("AUTH PLAIN "+plainResp(testUser, testPass), "+OK")
+	c.expect("STAT", "+OK 0 0")
+	// In TRANSACTION the same limits hold.
+	if l := c.cmd("RETR " + strings.Repeat("9", 2000)); l != lineTooLong {
+		t.Fatalf("RETR with a 2000-octet argument: %q", l)
+	}
 	c.expect("QUIT", "+OK")
 }
 
@@ -210,6 +342,52 @@ func TestTooManyFailuresCloses(t *testing.T) {
 	}
 	if l := c.line(); !strings.HasPrefix(l, "-ERR [AUTH]") {
 		t.Fatalf("last line %q", l)
+	}
+	if !c.closed() {
+		t.Fatal("still open after too many failures")
+	}
+}
+
+// TestGrowingAuthDelay: each failed login from an address waits longer
+// before it is checked (auth.Throttle: none, then 250 ms doubling), and
+// every refusal is "-ERR [AUTH]" with a text; the last failure closes the
+// connection. APOP with a wrong digest is the failure: checking it costs
+// microseconds, where a password check (argon2id, about 0.6 s under the
+// race detector) would blur the delays.
+func TestGrowingAuthDelay(t *testing.T) {
+	t.Parallel()
+	key := []byte("0123456789abcdef0123456789abcdef")
+	e := newEnv(t, func(c *envConfig) { c.auth.PlainSecretKey = key; c.auth.EnableAPOP = true })
+	sec, err := auth.HashPasswordWith(testPass, auth.HashOptions{PlainSecretKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.SetSecrets(context.Background(), e.acct.ID, sec); err != nil {
+		t.Fatal(err)
+	}
+	c := e.dial()
+	var took []time.Duration
+	for i := range maxAuthFailures {
+		start := time.Now()
+		l := c.cmd("APOP " + testUser + " " + md5hex("wrong"))
+		took = append(took, time.Since(start))
+		if l != "-ERR [AUTH] Authentication failed" {
+			t.Fatalf("failure %d: %q", i+1, l)
+		}
+	}
+	t.Logf("answers after %v", took)
+	// The delay before failure n (n > 1) is at least 250 ms << (n-2).
+	for i := 1; i < len(took); i++ {
+		if want := 250 * time.Millisecond << (i - 1); took[i] < want {
+			t.Errorf("failure %d answered after %v, want at least %v", i+1, took[i], want)
+		}
+	}
+	// It grows: a constant delay would make these about equal.
+	if grow := took[len(took)-1] - took[1]; grow < time.Second {
+		t.Errorf("last delay only %v longer than the second: %v", grow, took)
+	}
+	if l := c.line(); l != "-ERR [AUTH] Too many authentication failures" {
+		t.Fatalf("after %d failures: %q", maxAuthFailures, l)
 	}
 	if !c.closed() {
 		t.Fatal("still open after too many failures")

@@ -119,6 +119,8 @@ type Staged struct {
 	BlobID string // hex SHA-256 of the stored bytes
 	Size   int64
 	Parsed *message.Parsed
+	// LineEndPad is what completes the last line (see Message.LineEndPad).
+	LineEndPad int8
 	// Inline holds the bytes of a small message that the backend keeps
 	// beside its metadata rather than as a blob file; Append stores them
 	// in the same commit. Nil when the bytes are already in blob storage.
@@ -165,6 +167,14 @@ type Message struct {
 	BlobID       string
 	EmailID      string // RFC 8474
 	ThreadID     string
+	// LineEndPad is how many octets a sender that ends every line with
+	// CRLF adds after the stored bytes (POP3, whose RETR must end the
+	// last line before the terminating "."): 0 when the message ends with
+	// CRLF or is empty, 1 when it ends with a lone CR, 2 when its last
+	// line has no line end (an IMAP APPEND may store that). -1: not
+	// known, for messages stored before the store recorded it; see
+	// LineEndPadOf.
+	LineEndPad int8
 
 	EnvelopeIMAP      []byte
 	BodyIMAP          []byte
@@ -175,8 +185,24 @@ type Message struct {
 	Preview   string
 }
 
+// LineEndPadOf computes Message.LineEndPad from the last octets of a
+// message (at most two are looked at; fewer for a shorter message).
+// Stored messages have no bare LF (Stage turns it into CRLF), so a final
+// LF ends a CRLF.
+func LineEndPadOf(tail []byte) int8 {
+	switch {
+	case len(tail) == 0:
+		return 0
+	case tail[len(tail)-1] == '\n':
+		return 0
+	case tail[len(tail)-1] == '\r':
+		return 1
+	}
+	return 2
+}
+
 // FetchOptions say which costly columns Fetch loads. UID, ModSeq, Flags,
-// dates, size, ids and blob id always come.
+// dates, size, LineEndPad, ids and blob id always come.
 type FetchOptions struct {
 	Envelope      bool // EnvelopeIMAP
 	BodyStructure bool // BodyIMAP and BodyStructureIMAP
@@ -289,6 +315,13 @@ type Store interface {
 	// the new UIDs in dst, pairwise, and dst's UIDVALIDITY (COPYUID).
 	Copy(ctx context.Context, account AccountID, src MailboxID, uids []UID, dst MailboxID) (srcUIDs, dstUIDs []UID, dstUIDValidity uint32, err error)
 	Move(ctx context.Context, account AccountID, src MailboxID, uids []UID, dst MailboxID) (srcUIDs, dstUIDs []UID, dstUIDValidity uint32, err error)
+	// MarkRetrieved records at as the time uids were first retrieved by
+	// POP3 (for EXPIRE, RFC 2449 §6.7); messages that have a time keep
+	// it. It is not IMAP-visible state: no MODSEQ, no event.
+	MarkRetrieved(ctx context.Context, account AccountID, mailbox MailboxID, uids []UID, at time.Time) error
+	// RetrievedBefore lists, in UID order, the messages of a mailbox first
+	// retrieved (MarkRetrieved) before the given time.
+	RetrievedBefore(ctx context.Context, account AccountID, mailbox MailboxID, before time.Time) ([]UID, error)
 	// ChangesSince reports what changed in a mailbox after a mod-sequence.
 	ChangesSince(ctx context.Context, account AccountID, mailbox MailboxID, since uint64) (Changes, error)
 	// SearchText returns the UIDs among uids whose decoded body text (or,

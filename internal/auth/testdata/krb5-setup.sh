@@ -6,7 +6,8 @@
 # background (its pid in DIR/kdc.pid). It makes:
 #   DIR/krb5.conf        client configuration (export KRB5_CONFIG=DIR/krb5.conf)
 #   DIR/kdc.conf         KDC configuration
-#   DIR/imap.keytab      service keytab for imap/localhost@POSTERN.TEST
+#   DIR/imap.keytab      service keytab for imap/localhost@POSTERN.TEST and
+#                        pop/localhost@POSTERN.TEST
 #   principals alice@POSTERN.TEST (password "alice-pw") and
 #              bob/admin@POSTERN.TEST (password "bob-pw")
 # Needs Debian's krb5-kdc, krb5-admin-server and krb5-user. Used by the
@@ -58,7 +59,8 @@ kdb5_util create -s -r "$realm" -P "master-$$-pw" >"$dir/setup.log" 2>&1
 kadmin.local -r "$realm" -q "addprinc -pw alice-pw alice" >>"$dir/setup.log" 2>&1
 kadmin.local -r "$realm" -q "addprinc -pw bob-pw bob/admin" >>"$dir/setup.log" 2>&1
 kadmin.local -r "$realm" -q "addprinc -randkey imap/localhost" >>"$dir/setup.log" 2>&1
-kadmin.local -r "$realm" -q "ktadd -k $dir/imap.keytab imap/localhost" >>"$dir/setup.log" 2>&1
+kadmin.local -r "$realm" -q "addprinc -randkey pop/localhost" >>"$dir/setup.log" 2>&1
+kadmin.local -r "$realm" -q "ktadd -k $dir/imap.keytab imap/localhost pop/localhost" >>"$dir/setup.log" 2>&1
 
 krb5kdc -r "$realm" -P "$dir/kdc.pid" >>"$dir/setup.log" 2>&1
 

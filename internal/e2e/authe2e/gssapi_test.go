@@ -161,3 +161,85 @@ func TestGSSAPIOverIMAP(t *testing.T) {
 		t.Errorf("a principal without an account logged in:\n%s", out)
 	}
 }
+
+// gssapiPOP3Script logs in with POP3 AUTH GSSAPI (RFC 5034, RFC 4752) over
+// a raw socket: the first token on a continuation line, or with "ir" as
+// the AUTH command's initial response. A Kerberos AP-REQ in base64 is
+// longer than the 512 octets a POP3 command line may have; the token
+// lengths are printed.
+const gssapiPOP3Script = `
+import base64, socket, sys
+import gssapi
+host, port, service, mode = sys.argv[1:5]
+name = gssapi.Name(service, gssapi.NameType.hostbased_service)
+ctx = gssapi.SecurityContext(name=name, usage="initiate",
+    flags=[gssapi.RequirementFlag.mutual_authentication, gssapi.RequirementFlag.integrity])
+s = socket.create_connection((host, int(port)), timeout=30)
+f = s.makefile("rb")
+def line():
+    return f.readline().decode().rstrip("\r\n")
+def send(text):
+    s.sendall(text.encode() + b"\r\n")
+line()
+send("CAPA")
+capa = []
+while True:
+    l = line()
+    if l == ".":
+        break
+    capa.append(l)
+print("offered", any(c.startswith("SASL ") and " GSSAPI" in c + " " for c in capa))
+first = base64.b64encode(ctx.step(None)).decode()
+print("first token", len(first))
+if mode == "ir":
+    send("AUTH GSSAPI " + first)
+else:
+    send("AUTH GSSAPI")
+    print("prompt", line()[:1])
+    send(first)
+while True:
+    l = line()
+    if not l.startswith("+ "):
+        break
+    challenge = base64.b64decode(l[2:])
+    if not ctx.complete:
+        out = ctx.step(challenge) or b""
+    else:
+        offer = ctx.unwrap(challenge).message
+        out = ctx.wrap(bytes([1, 0, 0, 0]), False).message
+    send(base64.b64encode(out).decode())
+print("result", l)
+print("mutual", bool(ctx.actual_flags & gssapi.RequirementFlag.mutual_authentication))
+send("STAT")
+print("stat", line())
+send("QUIT")
+print("quit", line())
+`
+
+func TestGSSAPIOverPOP3(t *testing.T) {
+	t.Parallel()
+	k := startKDC(t)
+	e := startServer(t, func(dir string, c *config.Config) {
+		c.Auth.Keytab = k.keytab
+		c.Auth.KerberosRealms = []string{"POSTERN.TEST"}
+		c.Auth.TrustedNetworks = prefixes("127.0.0.2/32")
+	})
+	e.addAccount("alice", "unused password", false)
+	env := k.kinit(t, "alice", "alice-pw")
+	for _, mode := range []string{"continuation", "ir"} {
+		out := python(t, debianPython, gssapiPOP3Script, env, "127.0.0.1", port(e.addrs["pop3"]), "pop@localhost", mode)
+		t.Logf("%s:\n%s", mode, out)
+		for _, want := range []string{"offered True", "result +OK", "mutual True", "stat +OK 0 0", "quit +OK"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("POP3 GSSAPI login (%s): output lacks %q", mode, want)
+			}
+		}
+		var n int
+		if _, err := fmt.Sscanf(out[strings.Index(out, "first token"):], "first token %d", &n); err != nil || n <= 512 {
+			t.Errorf("first token of %d octets (%v): does not test the AUTH line bound", n, err)
+		}
+	}
+	if logs := e.logs.String(); strings.Count(logs, "mechanism=GSSAPI user=alice") < 2 {
+		t.Errorf("GSSAPI logins not logged:\n%s", logs)
+	}
+}

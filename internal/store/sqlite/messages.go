@@ -140,7 +140,7 @@ const maxInternedFlagSets = 1024
 // are read, so fn may take its time (write to a slow client, call other
 // store methods) without holding a database connection.
 func (db *DB) Fetch(ctx context.Context, account store.AccountID, mailbox store.MailboxID, uids []store.UID, opts store.FetchOptions, fn func(*store.Message) error) error {
-	cols := "uid, modseq, flags, internaldate, internaldate_tz, savedate, size, blob_id, emailid, threadid"
+	cols := "uid, modseq, flags, internaldate, internaldate_tz, savedate, size, line_end_pad, blob_id, emailid, threadid"
 	if opts.Envelope {
 		cols += ", envelope"
 	}
@@ -202,7 +202,7 @@ func (db *DB) fetchSpan(ctx context.Context, query string, args []any, span uidS
 	)
 	for rows.Next() {
 		m := new(store.Message)
-		dest = append(dest[:0], &uid, &modseq, &flags, &idate, &tz, &sdate, &m.Size, &m.BlobID, &m.EmailID, &m.ThreadID)
+		dest = append(dest[:0], &uid, &modseq, &flags, &idate, &tz, &sdate, &m.Size, &m.LineEndPad, &m.BlobID, &m.EmailID, &m.ThreadID)
 		if opts.Envelope {
 			dest = append(dest, &envelope)
 		}

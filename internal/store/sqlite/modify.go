@@ -207,11 +207,11 @@ func (db *DB) copyMessages(w *wtx, account store.AccountID, src store.Mailbox, u
 		_, err := w.exec(`INSERT INTO messages(account_id, mailbox_id, uid, modseq, flags, seen, deleted,
 				internaldate, internaldate_tz, savedate, size, blob_id, emailid, threadid,
 				envelope, body, bodystructure, structure, headers, preview,
-				hdr_subject, hdr_from, hdr_date, hdr_messageid)
+				hdr_subject, hdr_from, hdr_date, hdr_messageid, line_end_pad)
 			SELECT account_id, ?, ?, ?, flags, seen, deleted,
 				internaldate, internaldate_tz, ?, size, blob_id, emailid, threadid,
 				envelope, body, bodystructure, structure, headers, preview,
-				hdr_subject, hdr_from, hdr_date, hdr_messageid
+				hdr_subject, hdr_from, hdr_date, hdr_messageid, line_end_pad
 			FROM messages WHERE account_id = ? AND mailbox_id = ? AND uid = ?`,
 			dst.ID, uidNext, modseq, w.now.UnixNano(), account, src.ID, s.uid)
 		if err != nil {

@@ -150,6 +150,18 @@ CREATE TABLE bodies (
 	data BLOB NOT NULL
 );
 `,
+	// 6: what completes a message's last line (store.Message.LineEndPad),
+	// so that POP3 sizes are exact without reading bodies. Rows stored
+	// before keep -1 (unknown); adding the column rewrites nothing.
+	`
+ALTER TABLE messages ADD COLUMN line_end_pad INTEGER NOT NULL DEFAULT -1;
+`,
+	// 7: when POP3 first retrieved a message (0: never), for the EXPIRE
+	// policy; the partial index holds only retrieved messages.
+	`
+ALTER TABLE messages ADD COLUMN retrieved_at INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX messages_retrieved ON messages(account_id, mailbox_id, retrieved_at) WHERE retrieved_at > 0;
+`,
 }
 
 // migrate brings the schema up to date inside one immediate transaction.

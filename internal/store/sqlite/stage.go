@@ -65,7 +65,8 @@ func (db *DB) stageInline(data []byte) (*store.Staged, error) {
 	}
 	p.Size = int64(len(data))
 	sum := sha256.Sum256(data)
-	return &store.Staged{BlobID: hex.EncodeToString(sum[:]), Size: p.Size, Parsed: p, Inline: data}, nil
+	return &store.Staged{BlobID: hex.EncodeToString(sum[:]), Size: p.Size, LineEndPad: store.LineEndPadOf(data[max(0, len(data)-2):]),
+		Parsed: p, Inline: data}, nil
 }
 
 // stageBlob streams a message into blob storage and the parser at once.
@@ -81,7 +82,8 @@ func (db *DB) stageBlob(ctx context.Context, src io.Reader, maxSize int64) (*sto
 		io.Copy(io.Discard, pr) // the parser may stop early; never block the tee
 		done <- parsed{p, err}
 	}()
-	id, size, err := db.blobs.Write(ctx, io.TeeReader(src, pw), maxSize)
+	tail := &tailReader{r: src}
+	id, size, err := db.blobs.Write(ctx, io.TeeReader(tail, pw), maxSize)
 	if err != nil {
 		pw.CloseWithError(err)
 	} else {
@@ -101,7 +103,30 @@ func (db *DB) stageBlob(ctx context.Context, src io.Reader, maxSize int64) (*sto
 		p = &message.Parsed{}
 	}
 	p.Size = size
-	return &store.Staged{BlobID: id, Size: size, Parsed: p}, nil
+	return &store.Staged{BlobID: id, Size: size, LineEndPad: store.LineEndPadOf(tail.last()), Parsed: p}, nil
+}
+
+// tailReader passes a reader through and keeps the last two octets read.
+type tailReader struct {
+	r    io.Reader
+	tail [2]byte
+	n    int64
+}
+
+func (t *tailReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if n >= 2 {
+		copy(t.tail[:], p[n-2:n])
+	} else if n == 1 {
+		t.tail[0], t.tail[1] = t.tail[1], p[0]
+	}
+	t.n += int64(n)
+	return n, err
+}
+
+// last returns the last (at most two) octets read.
+func (t *tailReader) last() []byte {
+	return t.tail[2-min(t.n, 2):]
 }
 
 // scratch returns a pooled buffer of n octets (Stage's read-ahead).
