@@ -46,8 +46,8 @@ func main() {
 	flag.BoolVar(&c.full, "full", false, "full mode: every workload at full size (takes much longer)")
 	flag.IntVar(&c.rounds, "rounds", 0, "alternating rounds per workload (default 3 quick, 5 full)")
 	flag.StringVar(&c.only, "only", "", "run only workloads whose name contains this text")
-	flag.StringVar(&c.jsonOut, "json", "", "also write the results as JSON to this file")
-	flag.StringVar(&c.svgOut, "svg", "", "also write a chart of the ratios as SVG to this file")
+	flag.StringVar(&c.jsonOut, "json", "bench/results/latest.json", "also write the results as JSON to this file (empty: none)")
+	flag.StringVar(&c.svgOut, "svg", "bench/results/latest.svg", "also write a chart of the ratios as SVG to this file (empty: none)")
 	flag.BoolVar(&c.keep, "keep", false, "keep the temporary directory (logs, stores)")
 	flag.DurationVar(&c.timeout, "timeout", 0, "give up after this long (default 10m quick, 120m full)")
 	flag.BoolVar(&c.verbose, "v", false, "log each run")
@@ -272,16 +272,26 @@ func writeResults(out io.Writer, results []result, c config, took time.Duration)
 			"date": time.Now().UTC().Format(time.RFC3339), "mode": modeName(c), "rounds": c.rounds,
 			"machine": machineLine(), "results": results,
 		}, "", "  ")
-		if err := os.WriteFile(c.jsonOut, b, 0o644); err != nil {
+		if err := writeFile(c.jsonOut, b); err != nil {
 			return err
 		}
+		logf("results written to %s", c.jsonOut)
 	}
 	if c.svgOut != "" {
-		if err := os.WriteFile(c.svgOut, chartSVG(results), 0o644); err != nil {
+		if err := writeFile(c.svgOut, chartSVG(results)); err != nil {
 			return err
 		}
+		logf("chart written to %s", c.svgOut)
 	}
 	return nil
+}
+
+// writeFile writes b to name, making its directory first.
+func writeFile(name string, b []byte) error {
+	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(name, b, 0o644)
 }
 
 func modeName(c config) string {
