@@ -1,8 +1,6 @@
 package imapserver
 
 import (
-	"bufio"
-	"crypto/tls"
 	"fmt"
 	"runtime"
 	"strconv"
@@ -125,19 +123,8 @@ func TestIdleParksOverTLS(t *testing.T) {
 		t.Skip("the IDLE poller is Linux-only")
 	}
 	t.Parallel()
-	cfg := testTLSConfig(t)
 	ts := newTestServer(t)
-	l, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ts.srv.Serve(l)
-	conn, err := tls.Dial("tcp", l.Addr().String(), &tls.Config{InsecureSkipVerify: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	c := &tconn{t: t, c: conn, r: bufio.NewReader(conn)}
+	c := dialIMAPS(t, ts)
 	c.readLine()
 	c.ok(`LOGIN alice "` + testPassword + `"`)
 	c.ok("SELECT INBOX")

@@ -41,6 +41,23 @@ func testTLSConfig(t testing.TB) *tls.Config {
 	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
 }
 
+// dialIMAPS serves ts on an implicit-TLS listener too and dials it; the
+// greeting is left to read.
+func dialIMAPS(t *testing.T, ts *testServer) *tconn {
+	t.Helper()
+	l, err := tls.Listen("tcp", "127.0.0.1:0", testTLSConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ts.srv.Serve(l)
+	conn, err := tls.Dial("tcp", l.Addr().String(), &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &tconn{t: t, c: conn, r: bufio.NewReader(conn)}
+}
+
 // untrusted makes loopback untrusted, so cleartext logins need TLS.
 func untrusted(o *Options) {
 	o.Auth = auth.New(store.CredentialSource{Store: o.Store, UnknownUser: auth.ErrUnknownUser}, auth.Config{TrustedNetworks: []netip.Prefix{}})
@@ -82,19 +99,8 @@ func TestStartTLS(t *testing.T) {
 
 func TestImplicitTLSAndAuthenticate(t *testing.T) {
 	t.Parallel()
-	cfg := testTLSConfig(t)
 	ts := newTestServer(t)
-	l, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ts.srv.Serve(l)
-	conn, err := tls.Dial("tcp", l.Addr().String(), &tls.Config{InsecureSkipVerify: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	c := &tconn{t: t, c: conn, r: bufio.NewReader(conn)}
+	c := dialIMAPS(t, ts)
 	if g := c.readLine(); !strings.HasPrefix(g, "* OK") || strings.Contains(g, "STARTTLS") {
 		t.Fatalf("greeting %q", g)
 	}
