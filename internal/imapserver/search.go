@@ -390,6 +390,16 @@ func (s *session) runSearch(v *view, root *searchKey) ([]store.UID, uint64, erro
 	needs.walk(root)
 	all := slices.Clone(v.uids)
 	st := s.srv.opts.Store
+	if k := headerPrefilter(root); k != nil {
+		// The database narrows the rows to read; match below decides.
+		cands, ok, err := st.HeaderCandidates(s.ctx, s.account.ID, v.mbox.ID, strings.ToLower(k.op), k.str)
+		if err != nil {
+			return nil, 0, err
+		}
+		if ok {
+			all = intersectUIDs(all, cands)
+		}
+	}
 	for _, k := range needs.text {
 		found, err := st.SearchText(s.ctx, s.account.ID, v.mbox.ID, all, []string{k.str}, k.op == "TEXT")
 		if err != nil {
@@ -436,6 +446,43 @@ func (s *session) runSearch(v *view, root *searchKey) ([]store.UID, uint64, erro
 		return nil
 	})
 	return out, highest, err
+}
+
+// headerPrefilter returns a FROM or SUBJECT key that every match of root
+// must satisfy (root itself, or a term of a top-level AND), or nil.
+func headerPrefilter(root *searchKey) *searchKey {
+	usable := func(k *searchKey) bool {
+		return (k.op == "FROM" || k.op == "SUBJECT") && k.str != ""
+	}
+	if usable(root) {
+		return root
+	}
+	if root.op == "AND" {
+		for _, k := range root.kids {
+			if usable(k) {
+				return k
+			}
+		}
+	}
+	return nil
+}
+
+// intersectUIDs keeps the UIDs of a (ascending) that are in b (ascending).
+func intersectUIDs(a, b []store.UID) []store.UID {
+	out := a[:0]
+	for i, j := 0, 0; i < len(a) && j < len(b); {
+		switch {
+		case a[i] < b[j]:
+			i++
+		case a[i] > b[j]:
+			j++
+		default:
+			out = append(out, a[i])
+			i++
+			j++
+		}
+	}
+	return out
 }
 
 // readRawHeader reads and splits a message's header block.

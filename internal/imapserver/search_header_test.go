@@ -45,3 +45,47 @@ func TestSearchHeaderKeys(t *testing.T) {
 		}
 	}
 }
+
+// The database narrows FROM and SUBJECT searches (HeaderCandidates) with
+// LIKE, which folds ASCII case only: rows with other characters must still
+// reach the exact check, and LIKE's wildcards in a needle are literal.
+func TestSearchHeaderPrefilter(t *testing.T) {
+	ts := newTestServer(t)
+	c := ts.login()
+	msgs := []string{
+		// 1: KELVIN SIGN (U+212A) lower-cases to an ASCII k
+		"From: a@example.org\r\nSubject: =?UTF-8?Q?=E2=84=AAelvin_scale?=\r\n\r\nbody\r\n",
+		// 2
+		"From: b@example.org\r\nSubject: 500 apples\r\n\r\nbody\r\n",
+		// 3
+		"From: c@example.org\r\nSubject: 50% off\r\n\r\nbody\r\n",
+		// 4
+		"From: d_e@example.org\r\nSubject: snake_case\r\n\r\nbody\r\n",
+		// 5
+		"From: dxe@example.org\r\nSubject: snakeXcase\r\n\r\nbody\r\n",
+		// 6: a backslash
+		"From: f@example.org\r\nSubject: a\\b\r\n\r\nbody\r\n",
+	}
+	for _, m := range msgs {
+		c.appendMsg("INBOX", "", m)
+	}
+	c.ok("SELECT INBOX")
+	for cmd, want := range map[string]string{
+		`SEARCH SUBJECT "kelvin"`:                 "* SEARCH 1",
+		`SEARCH SUBJECT "KELVIN SCALE"`:           "* SEARCH 1",
+		`SEARCH SUBJECT "50%"`:                    "* SEARCH 3",
+		`SEARCH SUBJECT "e_c"`:                    "* SEARCH 4",
+		`SEARCH FROM "d_e"`:                       "* SEARCH 4",
+		`SEARCH SUBJECT "a\\b"`:                   "* SEARCH 6",
+		`SEARCH SUBJECT "apples" FROM "b@"`:       "* SEARCH 2",
+		`SEARCH NOT SUBJECT "apples"`:             "* SEARCH 1 3 4 5 6",
+		`SEARCH OR SUBJECT "50" FROM "dxe"`:       "* SEARCH 2 3 5",
+		`SEARCH 2:4 SUBJECT "5"`:                  "* SEARCH 2 3",
+		"SEARCH CHARSET UTF-8 SUBJECT \"\u212a\"": "* SEARCH 1 4 5", // lower-cased: k
+	} {
+		u := c.ok(cmd)
+		if len(u) != 1 || u[0] != want {
+			t.Errorf("%s: %q, want %q", cmd, u, want)
+		}
+	}
+}

@@ -328,6 +328,12 @@ type Store interface {
 	// with withHeaders, header and body text) contains every needle,
 	// case-insensitively (IMAP BODY / TEXT search keys).
 	SearchText(ctx context.Context, account AccountID, mailbox MailboxID, uids []UID, needles []string, withHeaders bool) ([]UID, error)
+	// HeaderCandidates narrows a FROM or SUBJECT search (field "from" or
+	// "subject") inside the database: it returns, in UID order, a superset
+	// of the messages whose decoded field contains needle
+	// case-insensitively, for the caller to check. ok is false when it
+	// cannot narrow (another field, an empty or non-ASCII needle).
+	HeaderCandidates(ctx context.Context, account AccountID, mailbox MailboxID, field, needle string) (uids []UID, ok bool, err error)
 
 	// Check verifies the invariants; with repair it fixes what it can.
 	Check(ctx context.Context, repair bool) (CheckReport, error)

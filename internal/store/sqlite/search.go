@@ -178,3 +178,52 @@ func mergeUIDs(a, b []store.UID) []store.UID {
 	}
 	return out
 }
+
+// HeaderCandidates narrows FROM and SUBJECT searches to the rows whose
+// hdr_from or hdr_subject column (the decoded field, as the IMAP server
+// matches it) could contain needle. For an ASCII needle, LIKE (which
+// folds ASCII case only) decides exactly for rows that are all ASCII;
+// every row with another character is a candidate too, since Unicode
+// lower-casing can turn some of them into ASCII letters (KELVIN SIGN into
+// k). The caller checks the candidates with its own matching.
+func (db *DB) HeaderCandidates(ctx context.Context, account store.AccountID, mailbox store.MailboxID, field, needle string) ([]store.UID, bool, error) {
+	var col string
+	switch field {
+	case "from":
+		col = "hdr_from"
+	case "subject":
+		col = "hdr_subject"
+	default:
+		return nil, false, nil
+	}
+	if needle == "" {
+		return nil, false, nil
+	}
+	for i := 0; i < len(needle); i++ {
+		if needle[i] >= utf8.RuneSelf || needle[i] < 0x20 {
+			return nil, false, nil
+		}
+	}
+	pattern := "%" + likeEscaper.Replace(needle) + "%"
+	rows, err := db.rdb.QueryContext(ctx, `SELECT uid FROM messages WHERE account_id = ? AND mailbox_id = ?
+		AND (`+col+` LIKE ? ESCAPE '\' OR length(`+col+`) != octet_length(`+col+`)) ORDER BY uid`, account, mailbox, pattern)
+	if err != nil {
+		return nil, false, dbErr("search", err)
+	}
+	defer rows.Close()
+	var out []store.UID
+	for rows.Next() {
+		var uid store.UID
+		if err := rows.Scan(&uid); err != nil {
+			return nil, false, dbErr("search", err)
+		}
+		out = append(out, uid)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, dbErr("search", err)
+	}
+	return out, true, nil
+}
+
+// likeEscaper escapes LIKE's wildcards and its escape character.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
