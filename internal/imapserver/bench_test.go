@@ -16,9 +16,8 @@ import (
 	"github.com/postern/postern/internal/store"
 )
 
-// bulkMailbox fills alice's INBOX with n messages straight through the
-// store (one Stage per distinct body, Append in batches).
-func bulkMailbox(b testing.TB, ts *testServer, n int) {
+// aliceInbox returns alice's account and INBOX.
+func aliceInbox(b testing.TB, ts *testServer) (store.Account, store.Mailbox) {
 	b.Helper()
 	ctx := context.Background()
 	acc, err := ts.st.Account(ctx, "alice")
@@ -29,6 +28,15 @@ func bulkMailbox(b testing.TB, ts *testServer, n int) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return acc, mb
+}
+
+// bulkMailbox fills alice's INBOX with n messages straight through the
+// store (one Stage per distinct body, Append in batches).
+func bulkMailbox(b testing.TB, ts *testServer, n int) {
+	b.Helper()
+	ctx := context.Background()
+	acc, mb := aliceInbox(b, ts)
 	var staged []*store.Staged
 	for i := 0; i < 10; i++ {
 		s, err := ts.st.Stage(ctx, strings.NewReader(testMessage(i)), 0)
@@ -213,14 +221,7 @@ func BenchmarkIdleWake(b *testing.B) {
 	ts := newTestServer(b)
 	const n = 1000
 	ctx := context.Background()
-	acc, err := ts.st.Account(ctx, "alice")
-	if err != nil {
-		b.Fatal(err)
-	}
-	mb, err := ts.st.Mailbox(ctx, acc.ID, "INBOX")
-	if err != nil {
-		b.Fatal(err)
-	}
+	acc, mb := aliceInbox(b, ts)
 	idlers := make([]*tconn, n)
 	for i := range idlers {
 		c := ts.login()
