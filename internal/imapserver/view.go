@@ -357,10 +357,12 @@ func (s *session) syncRead(allowExpunge bool) (syncUpdate, error) {
 	}
 	if len(p.added) > 0 && !v.readOnly {
 		if first, ok := s.claimRecent(v, p.added[len(p.added)-1].UID); ok {
-			for _, r := range p.added {
-				if r.UID >= first {
-					v.recent[r.UID] = true
-				}
+			// Everything the store gave this session, which may reach below
+			// what this sync added: another session that announced it
+			// would claim those (so this one left them) can have had its
+			// claim overtaken by this one's in the store, and got nothing.
+			for i := len(v.uids) - 1; i >= 0 && v.uids[i] >= first; i-- {
+				v.recent[v.uids[i]] = true
 			}
 		}
 	}
