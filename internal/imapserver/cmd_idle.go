@@ -177,7 +177,7 @@ func (s *session) wakeIdle() {
 func (s *session) idleUpdate() error {
 	if s.notify != nil {
 		// NOTIFY reports on other mailboxes as it reads them.
-		s.acquireWriter()
+		s.acquireUpdateWriter()
 		err := s.sync(true)
 		if err == nil {
 			err = s.enc.Flush()
@@ -189,13 +189,22 @@ func (s *session) idleUpdate() error {
 	if err != nil || p.empty(s.sel) {
 		return err
 	}
-	s.acquireWriter()
+	s.acquireUpdateWriter()
 	err = s.syncWrite(&p)
 	if err == nil {
 		err = s.enc.Flush()
 	}
 	s.releaseBuffers()
 	return err
+}
+
+// acquireUpdateWriter takes the output buffer for an idling session's
+// update, over the direct writer when the session is parked and has one.
+func (s *session) acquireUpdateWriter() {
+	s.acquireWriter()
+	if s.parked && s.direct != nil {
+		s.bw.Reset(s.direct)
+	}
 }
 
 // idleWait releases the buffers and waits for DONE, sending updates as the

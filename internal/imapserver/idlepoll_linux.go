@@ -5,6 +5,7 @@ package imapserver
 import (
 	"sync"
 	"syscall"
+	"unsafe"
 )
 
 // idlePoller watches the connections of parked IDLE sessions (park.go)
@@ -111,4 +112,25 @@ func (p *idlePoller) stop() {
 		s.unpark(nil) // the poller is ending: waiting here costs nothing
 	}
 	syscall.Close(p.epfd)
+}
+
+// count is how many sessions are parked (tests).
+func (p *idlePoller) count() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.parked)
+}
+
+// writeNonblocking is write(2) on a non-blocking descriptor as a raw
+// system call: it returns as soon as the kernel has queued what fits, so
+// the goroutine need not tell the scheduler that it may block, as
+// syscall.Write does. While thousands of updates are sent, those calls
+// had the runtime's monitor take the processor from the writing thread
+// and wake another, over and over.
+func writeNonblocking(fd uintptr, b []byte) (int, error) {
+	n, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
 }

@@ -15,3 +15,11 @@ func newIdlePoller(done <-chan struct{}) (*idlePoller, error) {
 func (p *idlePoller) add(fd int, s *session) error { return errors.ErrUnsupported }
 
 func (p *idlePoller) remove(fd int, s *session) {}
+
+func (p *idlePoller) count() int { return 0 }
+
+// writeNonblocking is not needed where nothing parks (directWriter then
+// sends everything through its next writer).
+func writeNonblocking(fd uintptr, b []byte) (int, error) {
+	return 0, errors.ErrUnsupported
+}

@@ -2,6 +2,7 @@ package imapserver
 
 import (
 	"fmt"
+	"net"
 	"runtime"
 	"strconv"
 	"strings"
@@ -27,9 +28,7 @@ func parkedCount(ts *testServer) int {
 	if p == nil {
 		return 0
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.parked)
+	return p.count()
 }
 
 // waitParked waits until n sessions are parked.
@@ -243,4 +242,92 @@ func existsIn(lines []string, count int) int {
 		}
 	}
 	return count
+}
+
+// TestParkedUpdateFillsTheSocket: a parked session's update larger than
+// the socket can take while the client does not read goes out whole and
+// in order once the client reads (the direct write hands the rest to the
+// ordinary, waiting path), and the session goes on.
+func TestParkedUpdateFillsTheSocket(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the IDLE poller is Linux-only")
+	}
+	t.Parallel()
+	ts := newTestServer(t)
+	writer := ts.login()
+	writer.ok("SELECT INBOX")
+	const msgs = 100
+	for i := 1; i <= msgs; i++ {
+		writer.appendMsg("INBOX", "", testMessage(i))
+	}
+	idler := ts.login()
+	idler.ok("SELECT INBOX")
+	startIdle(t, idler, "i")
+	waitParked(t, ts, 1)
+	// Small buffers on both ends (the kernel's least), so that the update
+	// stops in the sockets: the client's receive buffer, the server's
+	// send buffer.
+	if err := idler.c.(*net.TCPConn).SetReadBuffer(4096); err != nil {
+		t.Fatal(err)
+	}
+	serverSide := 0
+	ts.srv.mu.Lock()
+	for sess := range ts.srv.sessions {
+		if sess.rawConn.RemoteAddr().String() != idler.c.LocalAddr().String() {
+			continue
+		}
+		c := sess.rawConn
+		for {
+			w, ok := c.(interface{ NetConn() net.Conn })
+			if !ok {
+				break
+			}
+			c = w.NetConn()
+		}
+		if err := c.(*net.TCPConn).SetWriteBuffer(4096); err != nil {
+			t.Fatal(err)
+		}
+		serverSide++
+	}
+	ts.srv.mu.Unlock()
+	if serverSide != 1 {
+		t.Fatalf("found %d server sides of the idling connection", serverSide)
+	}
+	before := ts.srv.parkedWriteWaits.Load()
+
+	// 40 keywords of 32 octets: each FETCH line is over 1.3 KiB, the
+	// update about 130 KiB.
+	var kw []string
+	for k := range 40 {
+		kw = append(kw, fmt.Sprintf("keyword%02d_%s", k, strings.Repeat("x", 22)))
+	}
+	writer.ok("STORE 1:* +FLAGS.SILENT (" + strings.Join(kw, " ") + ")")
+	deadline := time.Now().Add(10 * time.Second)
+	for ts.srv.parkedWriteWaits.Load() == before {
+		if time.Now().After(deadline) {
+			t.Fatal("the update never filled the socket; the test proves nothing")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	seq := 0
+	for seq < msgs {
+		l := idler.readLine()
+		if !strings.Contains(l, " FETCH ") {
+			continue // FLAGS and PERMANENTFLAGS for the new keywords
+		}
+		seq++
+		if !strings.HasPrefix(l, fmt.Sprintf("* %d FETCH (FLAGS (", seq)) {
+			t.Fatalf("FETCH %d: %q", seq, l)
+		}
+		for _, k := range kw {
+			if !strings.Contains(l, k) {
+				t.Fatalf("FETCH %d lacks %s: %q", seq, k, l)
+			}
+		}
+	}
+	idler.send("DONE\r\n")
+	if _, st := idler.until("i"); !strings.HasPrefix(st, "OK") {
+		t.Fatalf("DONE: %q", st)
+	}
+	idler.ok("NOOP")
 }

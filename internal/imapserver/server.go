@@ -102,6 +102,9 @@ type Server struct {
 	// parkedUpdates queues parked sessions that have an update for the
 	// updater goroutines (park.go).
 	parkedUpdates chan *session
+	// parkedWriteWaits counts parked sessions' updates the socket could
+	// not take at once (directWriter), which then waited for the client.
+	parkedWriteWaits atomic.Int64
 
 	// changes shares the store's answers about what changed in a mailbox
 	// among its sessions (changesSince).

@@ -161,6 +161,9 @@ type session struct {
 	parkErr   error
 	parkTimer *time.Timer
 	updating  atomic.Bool // a parkedUpdate goroutine runs
+	// direct is how a parked cleartext session writes its updates (nil
+	// until it first parks, and for TLS and COMPRESS sessions).
+	direct *directWriter
 }
 
 func newSession(srv *Server, conn net.Conn) *session {
