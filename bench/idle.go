@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -19,6 +21,13 @@ import (
 // idleResult is what one IDLE round measured on one target.
 type idleResult struct {
 	p50, p99, kibPerConn float64
+	// cpuMs is the time the server ran on a CPU (all its processes)
+	// from just before the delivery until the last EXISTS arrived or the
+	// wait ended.
+	cpuMs float64
+	// floorP99 is the p99 of the write(2)-only floor (idlefloor.go)
+	// measured right after, on the same machine in the same state.
+	floorP99 float64
 }
 
 // idleWorkload opens conns IMAP connections, each logged in with INBOX
@@ -56,6 +65,9 @@ func idleFollowers(conns int) []workload {
 	return []workload{
 		{name: fmt.Sprintf("IMAP IDLE: %d conns, wake-up p99", conns), unit: "ms", limit: time.Minute, run: pick(func(r idleResult) float64 { return r.p99 }), follower: true},
 		{name: fmt.Sprintf("IMAP IDLE: %d conns, server memory per conn (PSS)", conns), unit: "KiB", limit: time.Minute, run: pick(func(r idleResult) float64 { return r.kibPerConn }), follower: true},
+		{name: fmt.Sprintf("IMAP IDLE: %d conns, server CPU time for one wake-up", conns), unit: "ms", limit: time.Minute, run: pick(func(r idleResult) float64 { return r.cpuMs }), follower: true},
+		{name: fmt.Sprintf("IMAP IDLE: %d conns, wake-up p99 ÷ write(2)-only floor", conns), unit: "×", limit: time.Minute, run: pick(func(r idleResult) float64 { return r.p99 / r.floorP99 }), follower: true,
+			note: "the floor: a process that only writes the EXISTS line to each of as many sockets, read by the same harness, measured right after the server's round"},
 	}
 }
 
@@ -128,22 +140,131 @@ func idleRound(ctx context.Context, t *target, n int) (idleResult, error) {
 	}
 	res.kibPerConn = float64(after-before) / float64(n)
 
-	lat, err := waitForExists(ctx, t, idlers)
+	socks, err := detachIdlers(idlers)
 	if err != nil {
 		return res, err
 	}
-	sort.Float64s(lat)
-	res.p50 = lat[len(lat)/2]
-	res.p99 = lat[min(len(lat)-1, len(lat)*99/100)]
+	defer socks.close()
+	var p50s, p99s, cpus []float64
+	for range idleWakes {
+		cpu0, err := cpuTimes(t.pids())
+		if err != nil {
+			return res, err
+		}
+		delivered := make(chan error, 1)
+		var cpu1 map[int]int64
+		var cpuErr error
+		lat, err := socks.wake(func() {
+			go func() { delivered <- deliverMany(ctx, t.lmtp, "idle", 1, 2<<10, 1) }()
+		}, func() {
+			cpu1, cpuErr = cpuTimes(t.pids())
+		})
+		if err != nil {
+			return res, err
+		}
+		if cpuErr != nil {
+			return res, cpuErr
+		}
+		if err := <-delivered; err != nil {
+			return res, fmt.Errorf("delivery: %w", err)
+		}
+		p50, p99 := percentiles(lat)
+		p50s, p99s, cpus = append(p50s, p50), append(p99s, p99), append(cpus, cpuSpentMs(cpu0, cpu1))
+		if missed := countAtLeast(lat, idleWait); missed > 0 {
+			logf("  %s: %d of %d IDLE connections saw no EXISTS within %v; no further wake-ups", t.name, missed, len(idlers), idleWait)
+			break
+		}
+	}
+	logf("  %s: %d wake-ups, p99 %s ms, server CPU %s ms", t.name, len(p99s), joinMs(p99s), joinMs(cpus))
+	res.p50, res.p99, res.cpuMs = median(p50s), median(p99s), median(cpus)
+	socks.close() // the floor needs as many descriptors again
+	floor, err := idleFloor(ctx, n)
+	if err != nil {
+		return res, fmt.Errorf("write(2)-only floor: %w", err)
+	}
+	logf("  write(2)-only floor after %s: p99 %s ms", t.name, joinMs(floor))
+	res.floorP99 = median(floor)
 	return res, nil
+}
+
+// idleWakes is how many deliveries each IDLE round times: the set-up
+// (thousands of logins) costs far more than a wake-up, and on a shared
+// machine one wake-up's tail moves by a factor of two from one to the
+// next; each row reports the median over the wake-ups.
+const idleWakes = 5
+
+// joinMs lists values for the log.
+func joinMs(v []float64) string {
+	parts := make([]string, len(v))
+	for i, x := range v {
+		parts[i] = strconv.FormatFloat(x, 'f', 1, 64)
+	}
+	return strings.Join(parts, " ")
+}
+
+// percentiles returns the median and the 99th percentile of ms (sorting it).
+func percentiles(ms []float64) (p50, p99 float64) {
+	sort.Float64s(ms)
+	return ms[len(ms)/2], ms[min(len(ms)-1, len(ms)*99/100)]
+}
+
+// countAtLeast counts the latencies that reached the wait's bound.
+func countAtLeast(ms []float64, bound time.Duration) int {
+	n := 0
+	for _, v := range ms {
+		if v >= float64(bound.Milliseconds()) {
+			n++
+		}
+	}
+	return n
 }
 
 // idleWait bounds the wait for EXISTS; a connection that has not seen it
 // by then counts as idleWait (and is reported) rather than failing the run.
 const idleWait = 60 * time.Second
 
-// waitForExists delivers one message and returns, per connection, the
-// milliseconds from the start of the delivery until its EXISTS arrived.
+// idleSockets are the IDLE connections of a round, taken off Go's
+// poller: a second descriptor keeps each socket open, and closing the
+// net.Conn unregisters it there. Otherwise every update would also wake
+// the runtime's own epoll thread in this process, a cost of the harness,
+// not of the server.
+type idleSockets struct {
+	fds []int
+	buf []byte
+}
+
+func detachIdlers(idlers []idler) (*idleSockets, error) {
+	s := &idleSockets{buf: make([]byte, 4096)}
+	for i, idl := range idlers {
+		if idl.r.Buffered() > 0 {
+			s.close()
+			return nil, fmt.Errorf("IDLE connection %d has unread input before the delivery", i)
+		}
+		fd, err := connFD(idl.c)
+		if err == nil {
+			fd, err = syscall.Dup(fd)
+		}
+		if err != nil {
+			s.close()
+			return nil, fmt.Errorf("IDLE connection %d: %w", i, err)
+		}
+		idl.c.Close()
+		s.fds = append(s.fds, fd)
+	}
+	return s, nil
+}
+
+// close closes the sockets: the servers see the clients hang up.
+func (s *idleSockets) close() {
+	for _, fd := range s.fds {
+		syscall.Close(fd)
+	}
+	s.fds = nil
+}
+
+// wake calls trigger (which starts a delivery and returns at once) and
+// returns, per connection, the milliseconds from the trigger until its
+// EXISTS arrived. It calls done as soon as the wait is over.
 //
 // One loop waits on an epoll instance over all the connections and reads
 // what each has received as soon as the kernel reports it readable; the
@@ -152,51 +273,44 @@ const idleWait = 60 * time.Second
 // machine those 10,000 goroutines competed with the server for the CPUs,
 // and the figures included their own scheduling delay.) Other untagged
 // responses before the EXISTS (Dovecot may say "* NO Mailbox is locked")
-// are read past.
-func waitForExists(ctx context.Context, t *target, idlers []idler) ([]float64, error) {
+// are read past, and so is what the previous wake-up left unread (such
+// as the RECENT line after an EXISTS).
+func (s *idleSockets) wake(trigger, done func()) ([]float64, error) {
 	ep, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, err
 	}
 	defer syscall.Close(ep)
-	fds := make([]int, len(idlers))
 	const watch = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT
-	for i, idl := range idlers {
-		if idl.r.Buffered() > 0 {
-			return nil, fmt.Errorf("IDLE connection %d has unread input before the delivery", i)
-		}
-		fd, err := connFD(idl.c)
-		if err != nil {
-			return nil, err
-		}
-		// Take the socket away from Go's poller: a second descriptor
-		// keeps it open, and closing the net.Conn unregisters it there.
-		// Otherwise every update would also wake the runtime's own epoll
-		// thread in this process, a cost of the harness, not the server.
-		dup, err := syscall.Dup(fd)
-		if err != nil {
-			return nil, fmt.Errorf("dup of IDLE connection %d: %w", i, err)
-		}
-		idl.c.Close()
-		fds[i] = dup
-		defer syscall.Close(dup)
+	for i, fd := range s.fds {
 		ev := syscall.EpollEvent{Events: watch, Fd: int32(i)}
-		if err := syscall.EpollCtl(ep, syscall.EPOLL_CTL_ADD, dup, &ev); err != nil {
+		if err := syscall.EpollCtl(ep, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
 			return nil, fmt.Errorf("epoll_ctl add: %w", err)
 		}
 	}
-	lat := make([]float64, len(idlers))
+	lat := make([]float64, len(s.fds))
 	for i := range lat {
 		lat[i] = idleWait.Seconds() * 1000
 	}
-	got := make([][]byte, len(idlers)) // what each connection received so far
+	got := make([][]byte, len(s.fds))  // what each connection received so far
 	time.Sleep(200 * time.Millisecond) // let the servers settle
+	for i, fd := range s.fds {
+		// The descriptors are non-blocking (the flag belongs to the
+		// sockets, which Go's poller set up): take what is left.
+		for {
+			k, err := syscall.Read(fd, s.buf)
+			if k == 0 && err == nil {
+				return nil, fmt.Errorf("IDLE connection %d closed by the server", i)
+			}
+			if k <= 0 {
+				break
+			}
+		}
+	}
 	start := time.Now()
-	delivered := make(chan error, 1)
-	go func() { delivered <- deliverMany(ctx, t.lmtp, "idle", 1, 2<<10, 1) }()
+	trigger()
 	events := make([]syscall.EpollEvent, 1024)
-	buf := make([]byte, 4096)
-	missed := len(idlers)
+	missed := len(s.fds)
 	for missed > 0 && time.Since(start) < idleWait {
 		n, err := syscall.EpollWait(ep, events, 100)
 		if err == syscall.EINTR {
@@ -208,11 +322,9 @@ func waitForExists(ctx context.Context, t *target, idlers []idler) ([]float64, e
 		at := float64(time.Since(start).Nanoseconds()) / 1e6
 		for _, ev := range events[:n] {
 			i := int(ev.Fd)
-			// The descriptor is non-blocking (the flag belongs to the
-			// socket, which Go's poller set up): take what is there.
-			k, err := syscall.Read(fds[i], buf)
+			k, err := syscall.Read(s.fds[i], s.buf)
 			if k > 0 {
-				got[i] = append(got[i], buf[:k]...)
+				got[i] = append(got[i], s.buf[:k]...)
 			}
 			if hasExists(got[i]) {
 				lat[i] = at
@@ -226,17 +338,12 @@ func waitForExists(ctx context.Context, t *target, idlers []idler) ([]float64, e
 				return nil, fmt.Errorf("IDLE connection %d: %w", i, err)
 			}
 			again := syscall.EpollEvent{Events: watch, Fd: int32(i)}
-			if err := syscall.EpollCtl(ep, syscall.EPOLL_CTL_MOD, fds[i], &again); err != nil {
+			if err := syscall.EpollCtl(ep, syscall.EPOLL_CTL_MOD, s.fds[i], &again); err != nil {
 				return nil, fmt.Errorf("epoll_ctl: %w", err)
 			}
 		}
 	}
-	if err := <-delivered; err != nil {
-		return nil, fmt.Errorf("delivery: %w", err)
-	}
-	if missed > 0 {
-		logf("  %s: %d of %d IDLE connections saw no EXISTS within %v", t.name, missed, len(idlers), idleWait)
-	}
+	done()
 	return lat, nil
 }
 
@@ -270,6 +377,56 @@ func connFD(c net.Conn) (int, error) {
 		return 0, err
 	}
 	return fd, nil
+}
+
+// cpuTimes returns, per process, the time its threads ran on a CPU, in
+// ns, from the scheduler's own account (/proc/PID/task/TID/schedstat; the
+// user and system times of /proc/PID/stat come in 10 ms ticks). A process
+// that has exited meanwhile is left out.
+func cpuTimes(pids []int) (map[int]int64, error) {
+	ns := make(map[int]int64, len(pids))
+	for _, pid := range pids {
+		tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		var sum int64
+		for _, task := range tasks {
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", pid, task.Name()))
+			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH) {
+				continue // the thread ended
+			}
+			if err != nil {
+				return nil, err
+			}
+			f := strings.Fields(string(b))
+			if len(f) == 0 {
+				return nil, fmt.Errorf("/proc/%d/task/%s/schedstat is empty", pid, task.Name())
+			}
+			v, err := strconv.ParseInt(f[0], 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("/proc/%d/task/%s/schedstat: %w", pid, task.Name(), err)
+			}
+			sum += v
+		}
+		ns[pid] = sum
+	}
+	return ns, nil
+}
+
+// cpuSpentMs is the CPU time, in ms, processes ran between two cpuTimes:
+// the growth of those in both, all of those that started in between
+// (threads that ended in between are not counted, nor processes that
+// exited).
+func cpuSpentMs(before, after map[int]int64) float64 {
+	var ns int64
+	for pid, v := range after {
+		ns += v - before[pid]
+	}
+	return float64(ns) / 1e6
 }
 
 // pssKiB sums the proportional set size of processes.

@@ -23,6 +23,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -39,9 +40,21 @@ type config struct {
 	verbose  bool
 	dovecot  bool
 	workRoot string
+	bin      string
 }
 
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == floorServerArg {
+		n, err := strconv.Atoi(os.Args[2])
+		if err == nil {
+			err = idleFloorServe(n)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "idle floor writer:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	var c config
 	flag.BoolVar(&c.full, "full", false, "full mode: every workload at full size (takes much longer)")
 	flag.IntVar(&c.rounds, "rounds", 0, "alternating rounds per workload (default 3 quick, 5 full)")
@@ -53,6 +66,7 @@ func main() {
 	flag.BoolVar(&c.verbose, "v", false, "log each run")
 	flag.BoolVar(&c.dovecot, "dovecot", true, "compare with Dovecot (false: postern alone)")
 	flag.StringVar(&c.workRoot, "dir", "", "parent of the temporary directory (default $TMPDIR)")
+	flag.StringVar(&c.bin, "postern", "", "run this postern binary instead of building ./cmd/postern (to compare two builds)")
 	flag.Parse()
 	if c.rounds == 0 {
 		c.rounds = 3
@@ -218,7 +232,7 @@ func run(ctx context.Context, c config, out io.Writer) error {
 		users[u] = "bench-password"
 	}
 
-	pt, err := startPostern(ctx, filepath.Join(dir, "postern"), users)
+	pt, err := startPostern(ctx, filepath.Join(dir, "postern"), c.bin, users)
 	if err != nil {
 		return err
 	}

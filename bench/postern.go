@@ -23,15 +23,24 @@ type posternServer struct {
 	cmd       *exec.Cmd
 }
 
-func startPostern(ctx context.Context, dir string, users map[string]string) (*posternServer, error) {
+// startPostern builds ./cmd/postern into dir, or copies bin there when
+// it is not empty, and starts it with the given users.
+func startPostern(ctx context.Context, dir, bin string, users map[string]string) (*posternServer, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
 	s := &posternServer{bin: filepath.Join(dir, "postern"), data: filepath.Join(dir, "data")}
-	logf("building postern")
-	build := exec.CommandContext(ctx, "go", "build", "-o", s.bin, "./cmd/postern")
-	if out, err := build.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("go build ./cmd/postern (run the harness from the repository root): %v\n%s", err, out)
+	if bin != "" {
+		logf("using %s", bin)
+		if out, err := exec.CommandContext(ctx, "cp", bin, s.bin).CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("copying %s: %v\n%s", bin, err, out)
+		}
+	} else {
+		logf("building postern")
+		build := exec.CommandContext(ctx, "go", "build", "-o", s.bin, "./cmd/postern")
+		if out, err := build.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("go build ./cmd/postern (run the harness from the repository root): %v\n%s", err, out)
+		}
 	}
 	// Loopback load tests open thousands of connections from one address:
 	// lift the per-IP and total connection limits for the benchmark only.
