@@ -84,8 +84,8 @@ type Subscription struct {
 	wake func()
 }
 
-// SetWake installs f to be called, in addition to signalling C, each time
-// events are queued; nil removes it. f runs on the publisher's goroutine
+// SetWake installs f to be called instead of signalling C each time
+// events are queued; nil removes it (and C is signalled again). f runs on the publisher's goroutine
 // with the subscription locked, so it must be quick and must not call
 // back into the subscription; once SetWake(nil) returns, f is not running
 // and will not run again. An IMAP session in IDLE uses it to interrupt its
@@ -153,8 +153,12 @@ func (s *Subscription) push(evs []Event) {
 	} else {
 		s.events = append(s.events, evs...)
 	}
-	if s.wake != nil {
-		s.wake()
+	if wake := s.wake; wake != nil {
+		// The subscriber waits for the wake, not on C (one channel
+		// operation less per session when a delivery wakes thousands).
+		wake()
+		s.mu.Unlock()
+		return
 	}
 	s.mu.Unlock()
 	select {

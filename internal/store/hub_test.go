@@ -104,3 +104,37 @@ func TestHubAccountGeneration(t *testing.T) {
 		t.Fatalf("subscriber got %v", evs)
 	}
 }
+
+// TestHubWakeReplacesC: with a wake installed, queued events call it and
+// leave C quiet; once it is removed, C is signalled again. Either way the
+// events wait for Drain.
+func TestHubWakeReplacesC(t *testing.T) {
+	h := NewHub()
+	s := h.Subscribe(1)
+	defer s.Close()
+	woken := 0
+	s.SetWake(func() { woken++ })
+	h.Publish(Event{Account: 1, Kind: EventAppend, UID: 1})
+	h.Publish(Event{Account: 1, Kind: EventAppend, UID: 2})
+	if woken != 2 {
+		t.Fatalf("wake called %d times, want 2", woken)
+	}
+	select {
+	case <-s.C:
+		t.Fatal("C signalled while a wake is installed")
+	default:
+	}
+	s.SetWake(nil)
+	h.Publish(Event{Account: 1, Kind: EventAppend, UID: 3})
+	select {
+	case <-s.C:
+	default:
+		t.Fatal("C not signalled after the wake was removed")
+	}
+	if woken != 2 {
+		t.Fatalf("removed wake called: %d", woken)
+	}
+	if evs, _ := s.Drain(); len(evs) != 3 {
+		t.Fatalf("drained %d events, want 3", len(evs))
+	}
+}
