@@ -121,6 +121,14 @@ func (p *idlePoller) count() int {
 	return len(p.parked)
 }
 
+// nonblocking reports whether fd is in non-blocking mode, as Go's poller
+// leaves sockets (unless something called File on the connection), which
+// writeNonblocking needs.
+func nonblocking(fd int) bool {
+	flags, _, errno := syscall.RawSyscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_GETFL, 0)
+	return errno == 0 && flags&syscall.O_NONBLOCK != 0
+}
+
 // writeNonblocking is write(2) on a non-blocking descriptor as a raw
 // system call: it returns as soon as the kernel has queued what fits, so
 // the goroutine need not tell the scheduler that it may block, as

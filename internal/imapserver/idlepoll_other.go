@@ -18,6 +18,8 @@ func (p *idlePoller) remove(fd int, s *session) {}
 
 func (p *idlePoller) count() int { return 0 }
 
+func nonblocking(fd int) bool { return false }
+
 // writeNonblocking is not needed where nothing parks (directWriter then
 // sends everything through its next writer).
 func writeNonblocking(fd uintptr, b []byte) (int, error) {

@@ -65,9 +65,10 @@ func (s *session) park(c *command) bool {
 	if !ok || s.inputBuffered() {
 		return false
 	}
-	if _, isTLS := s.rawConn.(*tls.Conn); s.direct == nil && !isTLS && s.out.w == s.rawConn {
-		// Cleartext (no STARTTLS, no IMAPS, no COMPRESS): updates may
-		// skip the layers (see directWriter).
+	if _, isTLS := s.rawConn.(*tls.Conn); s.direct == nil && !isTLS && s.out.w == s.rawConn && nonblocking(fd) {
+		// Cleartext (no STARTTLS, no IMAPS, no COMPRESS) on a
+		// non-blocking socket: updates may skip the layers (see
+		// directWriter).
 		s.direct = newDirectWriter(rc, &s.out, &s.srv.parkedWriteWaits)
 	}
 	s.releaseBuffers()
