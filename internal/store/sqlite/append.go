@@ -139,17 +139,24 @@ func (db *DB) appendOne(w *wtx, st *appendState, req *store.AppendRequest, uid s
 			return res, dbErr("append body", err)
 		}
 	}
-	_, err = w.exec(`INSERT INTO messages(account_id, mailbox_id, uid, modseq, flags, seen, deleted,
+	r, err := w.exec(`INSERT INTO messages(account_id, mailbox_id, uid, modseq, flags, seen, deleted,
 			internaldate, internaldate_tz, savedate, size, blob_id, emailid, threadid,
-			envelope, body, bodystructure, structure, headers, preview,
 			hdr_subject, hdr_from, hdr_date, hdr_messageid, line_end_pad)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		req.Account, req.Mailbox, res.UID, res.ModSeq, joinFlags(flags),
 		boolInt(hasFlag(flags, store.FlagSeen)), boolInt(hasFlag(flags, store.FlagDeleted)),
 		date.UnixNano(), tz, w.now.UnixNano(), size, req.Message.BlobID, newObjectID('M'), threadID,
-		p.EnvelopeIMAP, p.BodyIMAP, p.BodyStructureIMAP, structure, headers, p.Preview,
 		p.Headers.Subject, p.Headers.From, hdrDate, p.Headers.MessageID, req.Message.LineEndPad)
 	if err != nil {
+		return res, dbErr("append", err)
+	}
+	rowID, err := r.LastInsertId()
+	if err != nil {
+		return res, dbErr("append", err)
+	}
+	if _, err := w.exec(`INSERT INTO message_meta(id, account_id, envelope, body, bodystructure, structure, headers, preview)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		rowID, req.Account, p.EnvelopeIMAP, p.BodyIMAP, p.BodyStructureIMAP, structure, headers, p.Preview); err != nil {
 		return res, dbErr("append", err)
 	}
 	mb.uidNext, mb.hms, mb.dirty = res.UID+1, res.ModSeq, true

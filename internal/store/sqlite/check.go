@@ -21,7 +21,8 @@ import (
 //   - every referenced body (inline in the bodies table, else a blob file)
 //     exists, hashes to its id and has the size the rows say;
 //   - inline bodies no row references, and blob files no row references
-//     once older than OrphanGrace (orphans).
+//     once older than OrphanGrace (orphans);
+//   - every message has its row of parsed metadata.
 //
 // With repair it moves UIDNEXT/HIGHESTMODSEQ up, recomputes usage, removes
 // old orphans (and their text index rows) and stale temporary files. Missing
@@ -58,6 +59,17 @@ func (db *DB) Check(ctx context.Context, repair bool) (store.CheckReport, error)
 	}
 	if err := db.rdb.QueryRowContext(ctx, "SELECT (SELECT count(*) FROM accounts), (SELECT count(*) FROM mailboxes)").Scan(&rep.Accounts, &rep.Mailboxes); err != nil {
 		return rep, dbErr("check", err)
+	}
+
+	// Each message row has its metadata row (schema step 8); orphaned
+	// metadata rows cannot exist (ON DELETE CASCADE).
+	var bare int
+	if err := db.rdb.QueryRowContext(ctx, `SELECT count(*) FROM messages m
+		WHERE NOT EXISTS (SELECT 1 FROM message_meta mm WHERE mm.id = m.id)`).Scan(&bare); err != nil {
+		return rep, dbErr("check", err)
+	}
+	if bare > 0 {
+		problem("%d messages have no parsed metadata (their ENVELOPE and BODYSTRUCTURE read as empty)", bare)
 	}
 
 	if err := db.checkMailboxes(ctx, repair, problem, fixed); err != nil {

@@ -119,9 +119,9 @@ func (db *DB) indexRound(ctx context.Context) (int, error) {
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return 0, err
 	}
-	rows, err := db.rdb.QueryContext(ctx, `SELECT m.id, m.blob_id, m.structure, m.headers,
+	rows, err := db.rdb.QueryContext(ctx, `SELECT m.id, m.blob_id, mm.structure, mm.headers,
 			EXISTS (SELECT 1 FROM blob_text b WHERE b.blob_id = m.blob_id)
-		FROM messages m WHERE m.id > ? ORDER BY m.id LIMIT ?`, upto, indexBatch)
+		FROM messages m LEFT JOIN message_meta mm ON mm.id = m.id WHERE m.id > ? ORDER BY m.id LIMIT ?`, upto, indexBatch)
 	if err != nil {
 		return 0, err
 	}

@@ -77,11 +77,12 @@ func TestLineEndPadMigration(t *testing.T) {
 	a, inbox := mustAccount(t, db, "old")
 	uid := deliver(t, db, a.ID, inbox.ID, "Subject: old\r\n\r\nno line end").UID
 	db.Close()
-	// Take the database back to schema 5: undo step 7, then step 6.
+	// Take the database back to schema 5: undo step 8, 7, then 6.
 	raw, err := sql.Open("sqlite", filepath.Join(dir, "postern.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	undoMetaTable(t, raw)
 	for _, q := range []string{
 		"DROP INDEX messages_retrieved", "ALTER TABLE messages DROP COLUMN retrieved_at",
 		"ALTER TABLE messages DROP COLUMN line_end_pad", "PRAGMA user_version = 5",

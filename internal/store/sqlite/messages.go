@@ -156,7 +156,11 @@ func (db *DB) Fetch(ctx context.Context, account store.AccountID, mailbox store.
 	if opts.Preview {
 		cols += ", preview"
 	}
-	base := "SELECT " + cols + " FROM messages WHERE account_id = ? AND mailbox_id = ? AND "
+	from := " FROM messages m"
+	if opts.Envelope || opts.BodyStructure || opts.Structure || opts.Headers || opts.Preview {
+		from = " FROM messages m LEFT JOIN message_meta mm ON mm.id = m.id"
+	}
+	base := "SELECT " + cols + from + " WHERE m.account_id = ? AND m.mailbox_id = ? AND "
 	var rs fetchState
 	for _, span := range uidSpans(uids) {
 		where, args := span.where()
@@ -315,10 +319,15 @@ func (w *wtx) allUIDs(account store.AccountID, mailbox store.MailboxID) ([]store
 
 // msgState is what writes need to know about an existing message.
 type msgState struct {
+	row    int64 // messages.id
 	uid    store.UID
 	modseq uint64
 	flags  []string
 	size   int64
+	// adj: the mailbox's previous message in UID order is the state
+	// before this one in the result, so a range of UIDs from one state
+	// to a later one covers exactly the states between them.
+	adj bool
 }
 
 // loadStates reads the existing messages among uids, in UID order
@@ -330,25 +339,30 @@ func (w *wtx) loadStates(account store.AccountID, mailbox store.MailboxID, uids 
 	)
 	for _, span := range uidSpans(uids) {
 		where, args := span.where()
-		rows, err := w.queryRaw("SELECT uid, modseq, flags, size FROM messages WHERE account_id = ? AND mailbox_id = ? AND "+where+" ORDER BY uid",
+		rows, err := w.queryRaw("SELECT id, uid, modseq, flags, size FROM messages WHERE account_id = ? AND mailbox_id = ? AND "+where+" ORDER BY uid",
 			append([]any{account, mailbox}, args...)...)
 		if err != nil {
 			return nil, dbErr("load", err)
 		}
 		filter := uidFilter{want: span.want}
 		var (
-			uid, modseq, size int64
-			flags             sql.RawBytes
+			row, uid, modseq, size int64
+			flags                  sql.RawBytes
 		)
+		// A dense span reads every message between its ends, so it knows
+		// which of them follow each other; a sparse one does not.
+		prevKept := false
 		for rows.Next() {
-			if err := rows.Scan(&uid, &modseq, &flags, &size); err != nil {
+			if err := rows.Scan(&row, &uid, &modseq, &flags, &size); err != nil {
 				rows.Close()
 				return nil, dbErr("load", err)
 			}
 			if span.dense && !filter.ok(store.UID(uid)) {
+				prevKept = false
 				continue
 			}
-			out = append(out, msgState{uid: store.UID(uid), modseq: uint64(modseq), flags: intern.flags(flags), size: size})
+			out = append(out, msgState{row: row, uid: store.UID(uid), modseq: uint64(modseq), flags: intern.flags(flags), size: size, adj: span.dense && prevKept})
+			prevKept = true
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {

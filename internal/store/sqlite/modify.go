@@ -25,26 +25,55 @@ func (db *DB) UpdateFlags(ctx context.Context, account store.AccountID, mailbox 
 			return err
 		}
 		modseq := mb.HighestModSeq + 1
-		// Messages are grouped by their new flag string; each group is
-		// one UPDATE over a list of UIDs (STORE 1:* +FLAGS on a big
-		// mailbox usually makes one or two groups).
+		// Messages that follow each other in the mailbox and get the same
+		// new flags are one UPDATE over a range of UIDs (STORE 1:* +FLAGS
+		// on a big mailbox makes a few); the others are grouped by their
+		// new flag string, one UPDATE over a list of UIDs per group.
+		var runs []flagRun
 		groups := make(map[string][]store.UID)
 		var order []string
+		lone := func(r flagRun) {
+			if r.lo != r.hi {
+				runs = append(runs, r)
+				return
+			}
+			if _, ok := groups[r.key]; !ok {
+				order = append(order, r.key)
+			}
+			groups[r.key] = append(groups[r.key], r.lo)
+		}
+		var cur flagRun
+		open := false
 		for _, s := range states {
 			if unchangedSince > 0 && s.modseq > unchangedSince {
 				failed = append(failed, s.uid)
+				if open {
+					lone(cur)
+					open = false
+				}
 				continue
 			}
 			nf := applyFlags(s.flags, op, flags)
 			if sameFlags(nf, s.flags) {
+				if open {
+					lone(cur)
+					open = false
+				}
 				continue
 			}
 			key := joinFlags(nf)
-			if _, ok := groups[key]; !ok {
-				order = append(order, key)
+			if open && s.adj && key == cur.key {
+				cur.hi = s.uid
+			} else {
+				if open {
+					lone(cur)
+				}
+				cur, open = flagRun{key: key, lo: s.uid, hi: s.uid}, true
 			}
-			groups[key] = append(groups[key], s.uid)
 			updated = append(updated, store.FlagUpdate{UID: s.uid, ModSeq: modseq, Flags: nf})
+		}
+		if open {
+			lone(cur)
 		}
 		if len(updated) > flagEventsMax {
 			// One event for the lot: subscribers ask the store what
@@ -56,13 +85,22 @@ func (db *DB) UpdateFlags(ctx context.Context, account store.AccountID, mailbox 
 				w.publish(store.Event{Account: account, Mailbox: mailbox, Kind: store.EventFlags, UID: up.UID, ModSeq: modseq})
 			}
 		}
-		for _, key := range order {
+		set := func(key string) []any {
 			nf := splitFlags(key)
-			seen, deleted := boolInt(hasFlag(nf, store.FlagSeen)), boolInt(hasFlag(nf, store.FlagDeleted))
+			return []any{key, boolInt(hasFlag(nf, store.FlagSeen)), boolInt(hasFlag(nf, store.FlagDeleted)), modseq, account, mailbox}
+		}
+		for _, r := range runs {
+			if _, err := w.exec(`UPDATE messages SET flags = ?, seen = ?, deleted = ?, modseq = ?
+				WHERE account_id = ? AND mailbox_id = ? AND uid BETWEEN ? AND ?`,
+				append(set(r.key), r.lo, r.hi)...); err != nil {
+				return dbErr("store flags", err)
+			}
+		}
+		for _, key := range order {
 			for list := range uidLists(groups[key]) {
 				if _, err := w.exec(`UPDATE messages SET flags = ?, seen = ?, deleted = ?, modseq = ?
 					WHERE account_id = ? AND mailbox_id = ? AND uid IN (SELECT value FROM json_each(?))`,
-					key, seen, deleted, modseq, account, mailbox, list); err != nil {
+					append(set(key), list)...); err != nil {
 					return dbErr("store flags", err)
 				}
 			}
@@ -78,6 +116,13 @@ func (db *DB) UpdateFlags(ctx context.Context, account store.AccountID, mailbox 
 		return nil, nil, err
 	}
 	return updated, failed, nil
+}
+
+// flagRun is messages lo..hi, next to each other in their mailbox, that
+// get the flags key.
+type flagRun struct {
+	key    string
+	lo, hi store.UID
 }
 
 // flagEventsMax is how many messages of one flag change get an event
@@ -204,17 +249,22 @@ func (db *DB) copyMessages(w *wtx, account store.AccountID, src store.Mailbox, u
 	}
 	uidNext, modseq := dst.UIDNext, dst.HighestModSeq+1
 	for _, s := range states {
-		_, err := w.exec(`INSERT INTO messages(account_id, mailbox_id, uid, modseq, flags, seen, deleted,
+		var dstRow int64
+		err := w.queryRow(`INSERT INTO messages(account_id, mailbox_id, uid, modseq, flags, seen, deleted,
 				internaldate, internaldate_tz, savedate, size, blob_id, emailid, threadid,
-				envelope, body, bodystructure, structure, headers, preview,
 				hdr_subject, hdr_from, hdr_date, hdr_messageid, line_end_pad)
 			SELECT account_id, ?, ?, ?, flags, seen, deleted,
 				internaldate, internaldate_tz, ?, size, blob_id, emailid, threadid,
-				envelope, body, bodystructure, structure, headers, preview,
 				hdr_subject, hdr_from, hdr_date, hdr_messageid, line_end_pad
-			FROM messages WHERE account_id = ? AND mailbox_id = ? AND uid = ?`,
-			dst.ID, uidNext, modseq, w.now.UnixNano(), account, src.ID, s.uid)
+			FROM messages WHERE id = ?
+			RETURNING id`,
+			dst.ID, uidNext, modseq, w.now.UnixNano(), s.row).Scan(&dstRow)
 		if err != nil {
+			return nil, nil, dbErr("copy", err)
+		}
+		if _, err := w.exec(`INSERT INTO message_meta(id, account_id, envelope, body, bodystructure, structure, headers, preview)
+			SELECT ?, account_id, envelope, body, bodystructure, structure, headers, preview
+			FROM message_meta WHERE id = ?`, dstRow, s.row); err != nil {
 			return nil, nil, dbErr("copy", err)
 		}
 		srcUIDs = append(srcUIDs, s.uid)

@@ -20,6 +20,13 @@ func TestQueryPlans(t *testing.T) {
 		{`UPDATE messages SET flags = ?, seen = ?, deleted = ?, modseq = ?
 			WHERE account_id = ? AND mailbox_id = ? AND uid IN (SELECT value FROM json_each(?))`,
 			[]any{"", 0, 0, 1, 1, 1, "[1,2]"}, "mailbox_id=? AND uid=?)"},
+		{`UPDATE messages SET flags = ?, seen = ?, deleted = ?, modseq = ?
+			WHERE account_id = ? AND mailbox_id = ? AND uid BETWEEN ? AND ?`,
+			[]any{"", 0, 0, 1, 1, 1, 1, 9}, "INDEX messages_uid (account_id=? AND mailbox_id=? AND uid>? AND uid<?)"},
+		// FETCH ENVELOPE: the metadata row by its primary key, per message.
+		{`SELECT uid, envelope FROM messages m LEFT JOIN message_meta mm ON mm.id = m.id
+			WHERE m.account_id = ? AND m.mailbox_id = ? AND uid BETWEEN ? AND ? ORDER BY uid`,
+			[]any{1, 1, 1, 9}, "SEARCH mm USING INTEGER PRIMARY KEY (rowid=?)"},
 	}
 	for _, c := range cases {
 		rows, err := db.rdb.QueryContext(ctx, "EXPLAIN QUERY PLAN "+c.query, c.args...)

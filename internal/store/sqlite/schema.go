@@ -162,6 +162,33 @@ ALTER TABLE messages ADD COLUMN line_end_pad INTEGER NOT NULL DEFAULT -1;
 ALTER TABLE messages ADD COLUMN retrieved_at INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX messages_retrieved ON messages(account_id, mailbox_id, retrieved_at) WHERE retrieved_at > 0;
 `,
+	// 8: a message's parsed metadata (what FETCH ENVELOPE, BODYSTRUCTURE,
+	// header searches, the text indexer and PREVIEW read) moves to a table
+	// of its own, one row per message row. SQLite rewrites a whole row to
+	// change one column: with the metadata inline, a flag change rewrote
+	// about a kilobyte per message (and its overflow pages) into the WAL.
+	// The small hdr_* columns stay: SEARCH and SORT read them for every
+	// message of a mailbox.
+	`
+CREATE TABLE message_meta (
+	id            INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+	account_id    INTEGER NOT NULL, -- the message's: rows go with their account
+	envelope      BLOB,
+	body          BLOB,
+	bodystructure BLOB,
+	structure     BLOB,
+	headers       BLOB,
+	preview       TEXT NOT NULL DEFAULT ''
+);
+INSERT INTO message_meta(id, account_id, envelope, body, bodystructure, structure, headers, preview)
+	SELECT id, account_id, envelope, body, bodystructure, structure, headers, preview FROM messages;
+ALTER TABLE messages DROP COLUMN envelope;
+ALTER TABLE messages DROP COLUMN body;
+ALTER TABLE messages DROP COLUMN bodystructure;
+ALTER TABLE messages DROP COLUMN structure;
+ALTER TABLE messages DROP COLUMN headers;
+ALTER TABLE messages DROP COLUMN preview;
+`,
 }
 
 // migrate brings the schema up to date inside one immediate transaction.
