@@ -19,7 +19,7 @@ func makeMessage(seed uint64, size int) []byte {
 	r := rand.New(rand.NewPCG(seed, 7))
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "From: Sender %d <sender%d@example.org>\r\n", r.IntN(1000), r.IntN(1000))
-	fmt.Fprintf(&b, "To: Bench <bench@localhost>\r\n")
+	fmt.Fprintf(&b, "To: Team %d <team%d@example.net>\r\n", r.IntN(1000), r.IntN(1000))
 	fmt.Fprintf(&b, "Subject: benchmark message %d about %s\r\n", seed, words[r.IntN(len(words))])
 	fmt.Fprintf(&b, "Date: %s\r\n", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(seed)*time.Minute).Format(time.RFC1123Z))
 	fmt.Fprintf(&b, "Message-ID: <bench.%d.%d@example.org>\r\n", seed, r.Uint64())

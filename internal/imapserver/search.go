@@ -448,11 +448,16 @@ func (s *session) runSearch(v *view, root *searchKey) ([]store.UID, uint64, erro
 	return out, highest, err
 }
 
-// headerPrefilter returns a FROM or SUBJECT key that every match of root
-// must satisfy (root itself, or a term of a top-level AND), or nil.
+// headerPrefilter returns a FROM, SUBJECT, TO, CC or BCC key that every
+// match of root must satisfy (root itself, or a term of a top-level AND),
+// or nil.
 func headerPrefilter(root *searchKey) *searchKey {
 	usable := func(k *searchKey) bool {
-		return (k.op == "FROM" || k.op == "SUBJECT") && k.str != ""
+		switch k.op {
+		case "FROM", "SUBJECT", "TO", "CC", "BCC":
+			return k.str != ""
+		}
+		return false
 	}
 	if usable(root) {
 		return root

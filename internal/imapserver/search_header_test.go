@@ -89,3 +89,46 @@ func TestSearchHeaderPrefilter(t *testing.T) {
 		}
 	}
 }
+
+// TO, CC and BCC are narrowed in the database as FROM is (hdr_to, hdr_cc,
+// hdr_bcc), with the same care for non-ASCII rows and LIKE's wildcards;
+// a message without the field never matches.
+func TestSearchAddressPrefilter(t *testing.T) {
+	ts := newTestServer(t)
+	c := ts.login()
+	msgs := []string{
+		// 1: KELVIN SIGN (lower-cased: an ASCII k) in a To display name
+		"From: a@example.org\r\nTo: =?UTF-8?Q?=E2=84=AAelvin?= <t@example.org>\r\nSubject: one\r\n\r\nbody\r\n",
+		// 2: Cc with an underscore; the body names the To needle
+		"From: b@example.org\r\nTo: x@example.org\r\nCc: d_e@example.net\r\nSubject: two\r\n\r\nzulu@example.org\r\n",
+		// 3: Bcc, upper case
+		"From: c@example.org\r\nTo: y@example.org\r\nBcc: ZULU <zulu@example.org>\r\nSubject: three\r\n\r\nbody\r\n",
+		// 4: Cc with a percent sign and no To at all
+		"From: d@example.org\r\nCc: \"50% off\" <sale@example.com>\r\nSubject: four\r\n\r\nbody\r\n",
+	}
+	for _, m := range msgs {
+		c.appendMsg("INBOX", "", m)
+	}
+	c.ok("SELECT INBOX")
+	for cmd, want := range map[string]string{
+		`SEARCH TO "kelvin"`:                      "* SEARCH 1",
+		"SEARCH CHARSET UTF-8 TO \"\u212aelvin\"": "* SEARCH 1",
+		`SEARCH TO "zulu"`:                        "* SEARCH",
+		`SEARCH BCC "zulu"`:                       "* SEARCH 3",
+		`SEARCH CC "d_e"`:                         "* SEARCH 2",
+		`SEARCH CC "dxe"`:                         "* SEARCH",
+		`SEARCH CC "50%"`:                         "* SEARCH 4",
+		`SEARCH CC "example"`:                     "* SEARCH 2 4",
+		`SEARCH TO "example.org"`:                 "* SEARCH 1 2 3",
+		`SEARCH TO "example" SUBJECT "two"`:       "* SEARCH 2",
+		`SEARCH NOT CC "example"`:                 "* SEARCH 1 3",
+		`SEARCH OR BCC "zulu" CC "sale"`:          "* SEARCH 3 4",
+		`SEARCH 2:4 TO "@"`:                       "* SEARCH 2 3",
+		`SEARCH BODY "zulu" TO "x@"`:              "* SEARCH 2",
+	} {
+		u := c.ok(cmd)
+		if len(u) != 1 || u[0] != want {
+			t.Errorf("%s: %q, want %q", cmd, u, want)
+		}
+	}
+}

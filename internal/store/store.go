@@ -328,8 +328,9 @@ type Store interface {
 	// with withHeaders, header and body text) contains every needle,
 	// case-insensitively (IMAP BODY / TEXT search keys).
 	SearchText(ctx context.Context, account AccountID, mailbox MailboxID, uids []UID, needles []string, withHeaders bool) ([]UID, error)
-	// HeaderCandidates narrows a FROM or SUBJECT search (field "from" or
-	// "subject") inside the database: it returns, in UID order, a superset
+	// HeaderCandidates narrows a FROM, SUBJECT, TO, CC or BCC search (field
+	// "from", "subject", "to", "cc" or "bcc") inside the database: it
+	// returns, in UID order, a superset
 	// of the messages whose decoded field contains needle
 	// case-insensitively, for the caller to check. ok is false when it
 	// cannot narrow (another field, an empty or non-ASCII needle).

@@ -154,9 +154,11 @@ func (db *DB) appendOne(w *wtx, st *appendState, req *store.AppendRequest, uid s
 	if err != nil {
 		return res, dbErr("append", err)
 	}
-	if _, err := w.exec(`INSERT INTO message_meta(id, account_id, envelope, body, bodystructure, structure, headers, preview)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		rowID, req.Account, p.EnvelopeIMAP, p.BodyIMAP, p.BodyStructureIMAP, structure, headers, p.Preview); err != nil {
+	if _, err := w.exec(`INSERT INTO message_meta(id, account_id, envelope, body, bodystructure, structure, headers, preview,
+			hdr_to, hdr_cc, hdr_bcc)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		rowID, req.Account, p.EnvelopeIMAP, p.BodyIMAP, p.BodyStructureIMAP, structure, headers, p.Preview,
+		p.Headers.To, p.Headers.Cc, p.Headers.Bcc); err != nil {
 		return res, dbErr("append", err)
 	}
 	mb.uidNext, mb.hms, mb.dirty = res.UID+1, res.ModSeq, true

@@ -262,8 +262,10 @@ func (db *DB) copyMessages(w *wtx, account store.AccountID, src store.Mailbox, u
 		if err != nil {
 			return nil, nil, dbErr("copy", err)
 		}
-		if _, err := w.exec(`INSERT INTO message_meta(id, account_id, envelope, body, bodystructure, structure, headers, preview)
-			SELECT ?, account_id, envelope, body, bodystructure, structure, headers, preview
+		if _, err := w.exec(`INSERT INTO message_meta(id, account_id, envelope, body, bodystructure, structure, headers, preview,
+				hdr_to, hdr_cc, hdr_bcc)
+			SELECT ?, account_id, envelope, body, bodystructure, structure, headers, preview,
+				hdr_to, hdr_cc, hdr_bcc
 			FROM message_meta WHERE id = ?`, dstRow, s.row); err != nil {
 			return nil, nil, dbErr("copy", err)
 		}

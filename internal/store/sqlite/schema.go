@@ -168,7 +168,10 @@ CREATE INDEX messages_retrieved ON messages(account_id, mailbox_id, retrieved_at
 	// change one column: with the metadata inline, a flag change rewrote
 	// about a kilobyte per message (and its overflow pages) into the WAL.
 	// The small hdr_* columns stay: SEARCH and SORT read them for every
-	// message of a mailbox.
+	// message of a mailbox. hdr_to, hdr_cc and hdr_bcc (the decoded
+	// fields) narrow SEARCH TO, CC and BCC as hdr_from does FROM; rows
+	// stored before have NULL there (unknown: every such row is a
+	// candidate).
 	`
 CREATE TABLE message_meta (
 	id            INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
@@ -178,7 +181,10 @@ CREATE TABLE message_meta (
 	bodystructure BLOB,
 	structure     BLOB,
 	headers       BLOB,
-	preview       TEXT NOT NULL DEFAULT ''
+	preview       TEXT NOT NULL DEFAULT '',
+	hdr_to        TEXT,
+	hdr_cc        TEXT,
+	hdr_bcc       TEXT
 );
 INSERT INTO message_meta(id, account_id, envelope, body, bodystructure, structure, headers, preview)
 	SELECT id, account_id, envelope, body, bodystructure, structure, headers, preview FROM messages;

@@ -179,20 +179,21 @@ func mergeUIDs(a, b []store.UID) []store.UID {
 	return out
 }
 
-// HeaderCandidates narrows FROM and SUBJECT searches to the rows whose
-// hdr_from or hdr_subject column (the decoded field, as the IMAP server
-// matches it) could contain needle. For an ASCII needle, LIKE (which
-// folds ASCII case only) decides exactly for rows that are all ASCII;
-// every row with another character is a candidate too, since Unicode
-// lower-casing can turn some of them into ASCII letters (KELVIN SIGN into
-// k). The caller checks the candidates with its own matching.
+// HeaderCandidates narrows FROM, SUBJECT, TO, CC and BCC searches to the
+// rows whose hdr_* column (the decoded field, as the IMAP server matches
+// it) could contain needle. For an ASCII needle, LIKE (which folds ASCII
+// case only) decides exactly for rows that are all ASCII; every row with
+// another character is a candidate too, since Unicode lower-casing can
+// turn some of them into ASCII letters (KELVIN SIGN into k), and so is
+// every row stored before its column existed (NULL). The caller checks
+// the candidates with its own matching.
 func (db *DB) HeaderCandidates(ctx context.Context, account store.AccountID, mailbox store.MailboxID, field, needle string) ([]store.UID, bool, error) {
-	var col string
+	var col, from string
 	switch field {
-	case "from":
-		col = "hdr_from"
-	case "subject":
-		col = "hdr_subject"
+	case "from", "subject":
+		col, from = "m.hdr_"+field, "messages m"
+	case "to", "cc", "bcc":
+		col, from = "mm.hdr_"+field, "messages m JOIN message_meta mm ON mm.id = m.id"
 	default:
 		return nil, false, nil
 	}
@@ -205,8 +206,8 @@ func (db *DB) HeaderCandidates(ctx context.Context, account store.AccountID, mai
 		}
 	}
 	pattern := "%" + likeEscaper.Replace(needle) + "%"
-	rows, err := db.rdb.QueryContext(ctx, `SELECT uid FROM messages WHERE account_id = ? AND mailbox_id = ?
-		AND (`+col+` LIKE ? ESCAPE '\' OR length(`+col+`) != octet_length(`+col+`)) ORDER BY uid`, account, mailbox, pattern)
+	rows, err := db.rdb.QueryContext(ctx, `SELECT m.uid FROM `+from+` WHERE m.account_id = ? AND m.mailbox_id = ?
+		AND (`+col+` LIKE ? ESCAPE '\' OR length(`+col+`) != octet_length(`+col+`) OR `+col+` IS NULL) ORDER BY m.uid`, account, mailbox, pattern)
 	if err != nil {
 		return nil, false, dbErr("search", err)
 	}
