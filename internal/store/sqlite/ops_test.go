@@ -386,6 +386,7 @@ func TestCrossProcessEvents(t *testing.T) {
 	a, inbox := mustAccount(t, cli, "ivy")
 	sub := server.Hub().Subscribe(a.ID)
 	defer sub.Close()
+	before := server.lastAppend.Load()
 	r := deliver(t, cli, a.ID, inbox.ID, testMessage("<c@x>", "s", "b"))
 	deadline := time.After(10 * time.Second)
 	for {
@@ -399,6 +400,13 @@ func TestCrossProcessEvents(t *testing.T) {
 			if e.Kind == store.EventAppend && e.UID == r.UID && e.Mailbox == inbox.ID {
 				// The server's own events are not repeated from the changelog.
 				mustMessage(t, server, a.ID, inbox.ID, r.UID)
+				// The other process's delivery defers the server's
+				// indexer as its own would (postern import beside a
+				// running server went from 22 s to 4 s for 10,000
+				// messages).
+				if server.lastAppend.Load() <= before {
+					t.Fatal("a delivery by the other DB did not count as an append for the indexer")
+				}
 				return
 			}
 		}

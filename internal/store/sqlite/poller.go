@@ -87,6 +87,10 @@ func (db *DB) pollBatchOnce(conn *sql.Conn) (more bool, err error) {
 		}
 		events = append(events, ev)
 		if ev.Kind == store.EventAppend {
+			// Another process's deliveries (postern import, deliver)
+			// defer this process's indexer as its own do: indexing
+			// meanwhile would contend with them for the write lock.
+			db.lastAppend.Store(time.Now().UnixNano())
 			db.kickIndexer()
 		}
 	}
