@@ -170,9 +170,17 @@ func (db *DB) indexRound(ctx context.Context) (int, error) {
 		n = indexBatch // cut short: tell the caller there is more
 	}
 	// Write in small low-priority jobs (see indexChunkDocs); the progress
-	// mark moves with the last one. Should a later chunk fail, the next
-	// round redoes the earlier ones as no-ops (blob_text's unique key).
-	for {
+	// mark moves with the last one. Should a later chunk fail, or the
+	// round stop for deliveries, the next round redoes the earlier ones as
+	// no-ops (blob_text's unique key).
+	for first := true; ; first = false {
+		if !first && time.Since(time.Unix(0, db.lastAppend.Load())) < indexDelay {
+			// Deliveries came in meanwhile (this process's jobs go first
+			// in the writer anyway; another process's, such as postern
+			// import, would wait for the file lock between chunks): stop
+			// here and let the caller wait for a pause.
+			return indexBatch, nil
+		}
 		k, text := 0, 0
 		for k < len(docs) && k < indexChunkDocs && (k == 0 || text < indexChunkText) {
 			text += len(docs[k].header) + len(docs[k].body)

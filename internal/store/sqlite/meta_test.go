@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/postern/postern/internal/store"
 )
@@ -271,4 +272,42 @@ func TestUpdateFlagsRanges(t *testing.T) {
 		}
 	}
 	mustClean(t, db)
+}
+
+// TestIndexRoundYieldsToDeliveries: a round of the text indexer writes
+// its first chunk, then stops while deliveries are coming in (here or in
+// another process, see TestCrossProcessEvents), and finishes its work
+// once they pause.
+func TestIndexRoundYieldsToDeliveries(t *testing.T) {
+	db := openTest(t, "")
+	ctx := context.Background()
+	a, inbox := mustAccount(t, db, "idx")
+	const n = 3*indexChunkDocs + 1
+	for i := range n {
+		deliver(t, db, a.ID, inbox.ID, testMessage(fmt.Sprintf("<%d@idx>", i), fmt.Sprintf("subject %d", i), fmt.Sprintf("body %d", i)))
+	}
+	indexed := func() int {
+		var k int
+		if err := db.rdb.QueryRow("SELECT count(*) FROM blob_text").Scan(&k); err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	// Deliveries are recent (and kept so: the background indexer, too,
+	// waits for a pause, up to indexMaxDefer).
+	db.lastAppend.Store(time.Now().UnixNano())
+	got, err := db.indexRound(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := indexed(); got != indexBatch || k != indexChunkDocs {
+		t.Fatalf("during deliveries: round returned %d with %d documents indexed, want %d and %d", got, k, indexBatch, indexChunkDocs)
+	}
+	db.lastAppend.Store(0)
+	if _, err := db.indexRound(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if k := indexed(); k != n {
+		t.Fatalf("after a pause: %d documents indexed, want %d", k, n)
+	}
 }

@@ -32,7 +32,7 @@ func (db *DB) UpdateFlags(ctx context.Context, account store.AccountID, mailbox 
 		var runs []flagRun
 		groups := make(map[string][]store.UID)
 		var order []string
-		lone := func(r flagRun) {
+		flush := func(r flagRun) {
 			if r.lo != r.hi {
 				runs = append(runs, r)
 				return
@@ -48,7 +48,7 @@ func (db *DB) UpdateFlags(ctx context.Context, account store.AccountID, mailbox 
 			if unchangedSince > 0 && s.modseq > unchangedSince {
 				failed = append(failed, s.uid)
 				if open {
-					lone(cur)
+					flush(cur)
 					open = false
 				}
 				continue
@@ -56,7 +56,7 @@ func (db *DB) UpdateFlags(ctx context.Context, account store.AccountID, mailbox 
 			nf := applyFlags(s.flags, op, flags)
 			if sameFlags(nf, s.flags) {
 				if open {
-					lone(cur)
+					flush(cur)
 					open = false
 				}
 				continue
@@ -66,14 +66,14 @@ func (db *DB) UpdateFlags(ctx context.Context, account store.AccountID, mailbox 
 				cur.hi = s.uid
 			} else {
 				if open {
-					lone(cur)
+					flush(cur)
 				}
 				cur, open = flagRun{key: key, lo: s.uid, hi: s.uid}, true
 			}
 			updated = append(updated, store.FlagUpdate{UID: s.uid, ModSeq: modseq, Flags: nf})
 		}
 		if open {
-			lone(cur)
+			flush(cur)
 		}
 		if len(updated) > flagEventsMax {
 			// One event for the lot: subscribers ask the store what
