@@ -74,6 +74,16 @@ func fetchWorkloads(user string, n int) ([]workload, func(context.Context, *targ
 		if err := loadCorpus(ctx, t, user, c); err != nil {
 			return err
 		}
+		if t.settle != nil {
+			// The rows measure the steady state: SEARCH TEXT with the
+			// text index built, and the rows after these without the
+			// indexer working through the load beside them.
+			d, err := t.settle(ctx)
+			if err != nil {
+				return err
+			}
+			logf("  %s's background text index caught up with the %d messages %v after the load", t.name, c.n, d.Round(100*time.Millisecond))
+		}
 		loaded[t.name] = true
 		return nil
 	}
@@ -117,7 +127,8 @@ func fetchWorkloads(user string, n int) ([]workload, func(context.Context, *targ
 		{name: "IMAP UID SEARCH FROM, " + label + " msgs", unit: "ms", limit: 5 * time.Minute, setup: setup, run: timed(`UID SEARCH FROM "sender12"`)},
 		{name: "IMAP UID SEARCH SUBJECT, " + label + " msgs", unit: "ms", limit: 5 * time.Minute, setup: setup, run: timed(`UID SEARCH SUBJECT "invoice"`)},
 		{name: "IMAP UID SEARCH TO, " + label + " msgs", unit: "ms", limit: 5 * time.Minute, setup: setup, run: timed(`UID SEARCH TO "team12@"`)},
-		{name: "IMAP UID SEARCH TEXT, " + label + " msgs", unit: "ms", limit: 5 * time.Minute, setup: setup, run: timed(`UID SEARCH TEXT "xyzzyplugh"`)},
+		{name: "IMAP UID SEARCH TEXT, " + label + " msgs", unit: "ms", limit: 5 * time.Minute, setup: setup, run: timed(`UID SEARCH TEXT "xyzzyplugh"`),
+			note: "postern's text index is built in the background; the harness waits for it after the load (the time is logged) before these rows"},
 	}, setup
 }
 

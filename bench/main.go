@@ -111,6 +111,9 @@ type target struct {
 	idle []idleResult
 	// load bulk-loads a prepared Maildir corpus into a user's INBOX.
 	load func(ctx context.Context, user, maildir string) error
+	// settle, when not nil, waits for the server's background work after
+	// a load (postern's text indexer) and says how long it took.
+	settle func(ctx context.Context) (time.Duration, error)
 }
 
 type ports struct{ imap, pop3, lmtp int }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	_ "modernc.org/sqlite" // settle reads the store's progress mark
 )
 
 func numCPU() int { return runtime.NumCPU() }
@@ -111,6 +114,35 @@ func (s *posternServer) target() *target {
 		load: func(ctx context.Context, user, maildir string) error {
 			return s.cli(ctx, "", "import", "--user", user, "--format", "maildir", maildir)
 		},
+		settle: s.indexCaughtUp,
+	}
+}
+
+// indexCaughtUp waits until postern's background text indexer has looked
+// at every message row (meta 'fts_upto' reaches the highest id), reading
+// the database read-only, and returns how long that took.
+func (s *posternServer) indexCaughtUp(ctx context.Context) (time.Duration, error) {
+	start := time.Now()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(s.data, "postern.db")+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	for {
+		var done bool
+		err := db.QueryRowContext(ctx, `SELECT coalesce((SELECT value FROM meta WHERE key = 'fts_upto'), 0) >=
+			(SELECT coalesce(max(id), 0) FROM messages)`).Scan(&done)
+		if err != nil {
+			return 0, fmt.Errorf("reading the index progress: %w", err)
+		}
+		if done {
+			return time.Since(start), nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
 	}
 }
 
