@@ -50,9 +50,7 @@ func TestSearchHeaderKeys(t *testing.T) {
 // LIKE, which folds ASCII case only: rows with other characters must still
 // reach the exact check, and LIKE's wildcards in a needle are literal.
 func TestSearchHeaderPrefilter(t *testing.T) {
-	ts := newTestServer(t)
-	c := ts.login()
-	msgs := []string{
+	searchCases(t, []string{
 		// 1: KELVIN SIGN (U+212A) lower-cases to an ASCII k
 		"From: a@example.org\r\nSubject: =?UTF-8?Q?=E2=84=AAelvin_scale?=\r\n\r\nbody\r\n",
 		// 2
@@ -65,12 +63,7 @@ func TestSearchHeaderPrefilter(t *testing.T) {
 		"From: dxe@example.org\r\nSubject: snakeXcase\r\n\r\nbody\r\n",
 		// 6: a backslash
 		"From: f@example.org\r\nSubject: a\\b\r\n\r\nbody\r\n",
-	}
-	for _, m := range msgs {
-		c.appendMsg("INBOX", "", m)
-	}
-	c.ok("SELECT INBOX")
-	for cmd, want := range map[string]string{
+	}, map[string]string{
 		`SEARCH SUBJECT "kelvin"`:                 "* SEARCH 1",
 		`SEARCH SUBJECT "KELVIN SCALE"`:           "* SEARCH 1",
 		`SEARCH SUBJECT "50%"`:                    "* SEARCH 3",
@@ -82,21 +75,14 @@ func TestSearchHeaderPrefilter(t *testing.T) {
 		`SEARCH OR SUBJECT "50" FROM "dxe"`:       "* SEARCH 2 3 5",
 		`SEARCH 2:4 SUBJECT "5"`:                  "* SEARCH 2 3",
 		"SEARCH CHARSET UTF-8 SUBJECT \"\u212a\"": "* SEARCH 1 4 5", // lower-cased: k
-	} {
-		u := c.ok(cmd)
-		if len(u) != 1 || u[0] != want {
-			t.Errorf("%s: %q, want %q", cmd, u, want)
-		}
-	}
+	})
 }
 
 // TO, CC and BCC are narrowed in the database as FROM is (hdr_to, hdr_cc,
 // hdr_bcc), with the same care for non-ASCII rows and LIKE's wildcards;
 // a message without the field never matches.
 func TestSearchAddressPrefilter(t *testing.T) {
-	ts := newTestServer(t)
-	c := ts.login()
-	msgs := []string{
+	searchCases(t, []string{
 		// 1: KELVIN SIGN (lower-cased: an ASCII k) in a To display name
 		"From: a@example.org\r\nTo: =?UTF-8?Q?=E2=84=AAelvin?= <t@example.org>\r\nSubject: one\r\n\r\nbody\r\n",
 		// 2: Cc with an underscore; the body names the To needle
@@ -105,12 +91,7 @@ func TestSearchAddressPrefilter(t *testing.T) {
 		"From: c@example.org\r\nTo: y@example.org\r\nBcc: ZULU <zulu@example.org>\r\nSubject: three\r\n\r\nbody\r\n",
 		// 4: Cc with a percent sign and no To at all
 		"From: d@example.org\r\nCc: \"50% off\" <sale@example.com>\r\nSubject: four\r\n\r\nbody\r\n",
-	}
-	for _, m := range msgs {
-		c.appendMsg("INBOX", "", m)
-	}
-	c.ok("SELECT INBOX")
-	for cmd, want := range map[string]string{
+	}, map[string]string{
 		`SEARCH TO "kelvin"`:                      "* SEARCH 1",
 		"SEARCH CHARSET UTF-8 TO \"\u212aelvin\"": "* SEARCH 1",
 		`SEARCH TO "zulu"`:                        "* SEARCH",
@@ -125,7 +106,20 @@ func TestSearchAddressPrefilter(t *testing.T) {
 		`SEARCH OR BCC "zulu" CC "sale"`:          "* SEARCH 3 4",
 		`SEARCH 2:4 TO "@"`:                       "* SEARCH 2 3",
 		`SEARCH BODY "zulu" TO "x@"`:              "* SEARCH 2",
-	} {
+	})
+}
+
+// searchCases appends msgs to a fresh account's INBOX, selects it and
+// checks that each command's one untagged response is the one given.
+func searchCases(t *testing.T, msgs []string, cases map[string]string) {
+	t.Helper()
+	ts := newTestServer(t)
+	c := ts.login()
+	for _, m := range msgs {
+		c.appendMsg("INBOX", "", m)
+	}
+	c.ok("SELECT INBOX")
+	for cmd, want := range cases {
 		u := c.ok(cmd)
 		if len(u) != 1 || u[0] != want {
 			t.Errorf("%s: %q, want %q", cmd, u, want)
