@@ -60,7 +60,12 @@ func (db *DB) indexer() {
 			}
 		}
 		for {
-			n, err := db.indexRound(db.ctx)
+			// A round started because deliveries never paused for
+			// indexMaxDefer runs whole; otherwise new deliveries stop it
+			// after its current chunk. Under steady delivery the index
+			// must still gain on the backlog.
+			forced := time.Since(time.Unix(0, db.lastAppend.Load())) < indexDelay
+			n, err := db.indexRound(db.ctx, !forced)
 			if err != nil {
 				if db.ctx.Err() == nil && !errors.Is(err, ErrClosed) {
 					db.log.Warn("store: text index", "err", err)
@@ -112,8 +117,10 @@ type indexDoc struct {
 }
 
 // indexRound indexes the blobs of up to indexBatch message rows past the
-// progress mark and returns how many rows it looked at.
-func (db *DB) indexRound(ctx context.Context) (int, error) {
+// progress mark and returns how many rows it looked at. With yield, it
+// stops after a chunk when an append has come in meanwhile, reporting a
+// full batch.
+func (db *DB) indexRound(ctx context.Context, yield bool) (int, error) {
 	var upto int64
 	err := db.rdb.QueryRowContext(ctx, "SELECT value FROM meta WHERE key = 'fts_upto'").Scan(&upto)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -174,7 +181,7 @@ func (db *DB) indexRound(ctx context.Context) (int, error) {
 	// round stop for deliveries, the next round redoes the earlier ones as
 	// no-ops (blob_text's unique key).
 	for first := true; ; first = false {
-		if !first && time.Since(time.Unix(0, db.lastAppend.Load())) < indexDelay {
+		if yield && !first && time.Since(time.Unix(0, db.lastAppend.Load())) < indexDelay {
 			// Deliveries came in meanwhile (this process's jobs go first
 			// in the writer anyway; another process's, such as postern
 			// import, would wait for the file lock between chunks): stop
@@ -247,7 +254,7 @@ func (db *DB) extractText(blobID string, structure, headers []byte) (indexDoc, b
 // import tools).
 func (db *DB) indexNow(ctx context.Context) error {
 	for {
-		n, err := db.indexRound(ctx)
+		n, err := db.indexRound(ctx, false)
 		if err != nil || n < indexBatch {
 			return err
 		}
