@@ -74,16 +74,6 @@ func fetchWorkloads(user string, n int) ([]workload, func(context.Context, *targ
 		if err := loadCorpus(ctx, t, user, c); err != nil {
 			return err
 		}
-		if t.settle != nil {
-			// The rows measure the steady state: SEARCH TEXT with the
-			// text index built, and the rows after these without the
-			// indexer working through the load beside them.
-			d, err := t.settle(ctx)
-			if err != nil {
-				return err
-			}
-			logf("  %s's background text index caught up with the %d messages %v after the load", t.name, c.n, d.Round(100*time.Millisecond))
-		}
 		loaded[t.name] = true
 		return nil
 	}
