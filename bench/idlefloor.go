@@ -134,13 +134,25 @@ func idleFloor(ctx context.Context, n int) ([]float64, error) {
 		return nil, err
 	}
 	defer socks.close()
-	var p99s []float64
+	var p99s, cpus, harness []float64
+	pids := []int{cmd.Process.Pid}
 	for range idleWakes {
 		var sent error
-		lat, err := socks.wake(func() { _, sent = ctl.Write([]byte("go\n")) }, func() {})
+		cpu0, err := cpuTimes(pids)
 		if err != nil {
 			return nil, err
 		}
+		var cpu1 map[int]int64
+		var cpuErr error
+		lat, err := socks.wake(func() { _, sent = ctl.Write([]byte("go\n")) }, func() { cpu1, cpuErr = cpuTimes(pids) })
+		if err != nil {
+			return nil, err
+		}
+		if cpuErr != nil {
+			return nil, cpuErr
+		}
+		cpus = append(cpus, cpuSpentMs(cpu0, cpu1))
+		harness = append(harness, socks.cpuMs)
 		if sent != nil {
 			return nil, sent
 		}
@@ -150,5 +162,6 @@ func idleFloor(ctx context.Context, n int) ([]float64, error) {
 		_, p99 := percentiles(lat)
 		p99s = append(p99s, p99)
 	}
+	logf("  write(2)-only floor: writer CPU %s ms, harness CPU %s ms", joinMs(cpus), joinMs(harness))
 	return p99s, nil
 }
