@@ -87,8 +87,6 @@ func cmdSelect(s *session, c *command) error {
 		flags:      make([][]string, n, room),
 		modseqs:    make([]uint64, n, room),
 		syncModSeq: mb.HighestModSeq,
-		expunged:   map[store.UID]bool{},
-		recent:     map[store.UID]bool{},
 	}
 	for i, r := range refs {
 		v.uids[i], v.flags[i], v.modseqs[i] = r.UID, r.Flags, r.ModSeq
@@ -110,7 +108,7 @@ func cmdSelect(s *session, c *command) error {
 	if first > 0 {
 		for _, u := range v.uids {
 			if u >= first {
-				v.recent[u] = true
+				v.markRecent(u)
 			}
 		}
 	}

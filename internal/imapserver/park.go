@@ -61,7 +61,7 @@ func (s *session) park(c *command) bool {
 	if p == nil || s.srv.closing.Load() || s.deflate != nil {
 		return false
 	}
-	fd, rc, ok := connFD(s.rawConn)
+	fd, ok := connFD(s.rawConn)
 	if !ok || s.inputBuffered() {
 		return false
 	}
@@ -69,7 +69,7 @@ func (s *session) park(c *command) bool {
 		// Cleartext (no STARTTLS, no IMAPS, no COMPRESS) on a
 		// non-blocking socket: updates may skip the layers (see
 		// directWriter).
-		s.direct = newDirectWriter(rc, &s.out, &s.srv.parkedWriteWaits)
+		s.direct = newDirectWriter(fd, &s.out, &s.srv.parkedWriteWaits)
 	}
 	s.releaseBuffers()
 	s.parkMu.Lock()
@@ -183,8 +183,8 @@ func (s *session) parkedUpdate() {
 }
 
 // connFD returns the descriptor of a TCP connection, possibly wrapped by
-// the listener's connection limiter or by TLS (IMAPS), and its RawConn.
-func connFD(c net.Conn) (int, syscall.RawConn, bool) {
+// the listener's connection limiter or by TLS (IMAPS).
+func connFD(c net.Conn) (int, bool) {
 	for {
 		w, ok := c.(interface{ NetConn() net.Conn })
 		if !ok {
@@ -194,62 +194,51 @@ func connFD(c net.Conn) (int, syscall.RawConn, bool) {
 	}
 	sc, ok := c.(syscall.Conn)
 	if !ok {
-		return 0, nil, false
+		return 0, false
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
-		return 0, nil, false
+		return 0, false
 	}
 	fd := -1
 	if rc.Control(func(f uintptr) { fd = int(f) }) != nil || fd < 0 {
-		return 0, nil, false
+		return 0, false
 	}
-	return fd, rc, true
+	return fd, true
 }
 
 // directWriter sends a parked cleartext session's update with one
-// write(2) under the descriptor's own lock (syscall.RawConn), not through
-// the deadline wrapper, the listener's connection wrapper and net.Conn,
-// and as a raw system call (writeNonblocking). In perf profiles of
-// deliveries to 10,000 parked sessions, the code between the output
-// buffer and write(2) (whose objects, after a long IDLE, are rarely in a
-// CPU cache) went from about 10% of the server's samples to 7% (most of
-// what is left is the descriptor's lock and poller bookkeeping inside
-// RawConn.Write), and the runtime's hand-offs around each syscall.Write
+// write(2) on the descriptor, as a raw system call (writeNonblocking),
+// not through the deadline wrapper, the listener's connection wrapper,
+// net.Conn and the descriptor's lock. In perf profiles of deliveries to
+// 10,000 parked sessions, the code between the output buffer and write(2)
+// (whose objects, after a long IDLE, are rarely in a CPU cache) went from
+// about 10% of the server's samples to 7% with RawConn.Write (most of
+// what was left: the descriptor's lock and the poller's bookkeeping
+// inside it), and the runtime's hand-offs around each syscall.Write
 // (sysmon retaking the processor, waking another thread) from 6.6% to
-// 1.3%. The socket is non-blocking: what it cannot take at once goes the
-// usual way (next), which waits for the client against the write
-// deadline.
+// 1.3%; without RawConn, see docs/benchmarks.md.
+//
+// Writing to the bare descriptor number is safe only while it cannot be
+// closed (and the number reused by another connection): the writer is
+// used under parkMu while the session is parked, and a parked session's
+// connection is closed only by end(), after unpark has taken parkMu, or
+// by Shutdown's forced close (closeUnderPark), which takes it too. The
+// socket is non-blocking: what it cannot take at once goes the usual way
+// (next), which waits for the client against the write deadline.
 type directWriter struct {
-	rc    syscall.RawConn
+	fd    int
 	next  io.Writer
 	waits *atomic.Int64 // counts writes that went on through next
-	// The write in progress, for put, which is made once (a method value
-	// passed to RawConn.Write on every call would be allocated each time).
-	buf []byte
-	n   int
-	put func(fd uintptr) bool
 }
 
-func newDirectWriter(rc syscall.RawConn, next io.Writer, waits *atomic.Int64) *directWriter {
-	d := &directWriter{rc: rc, next: next, waits: waits}
-	d.put = d.write
-	return d
-}
-
-func (d *directWriter) write(fd uintptr) bool {
-	d.n, _ = writeNonblocking(fd, d.buf)
-	return true // never wait here: next does, with its deadline
+func newDirectWriter(fd int, next io.Writer, waits *atomic.Int64) *directWriter {
+	return &directWriter{fd: fd, next: next, waits: waits}
 }
 
 func (d *directWriter) Write(b []byte) (int, error) {
-	d.buf = b
-	err := d.rc.Write(d.put)
-	n := max(d.n, 0)
-	d.buf, d.n = nil, 0
-	if err != nil { // closed
-		return 0, err
-	}
+	n, _ := writeNonblocking(uintptr(d.fd), b)
+	n = max(n, 0)
 	if n == len(b) {
 		return n, nil
 	}
@@ -258,4 +247,15 @@ func (d *directWriter) Write(b []byte) (int, error) {
 	d.waits.Add(1)
 	m, err := d.next.Write(b[n:])
 	return n + m, err
+}
+
+// closeUnderPark closes the connection for Shutdown once its grace period
+// is over. An update being sent to a parked session writes to the bare
+// descriptor (directWriter), so the close waits for it under parkMu; the
+// write deadline in the past first ends one that waits for a slow client.
+func (s *session) closeUnderPark() {
+	s.rawConn.SetWriteDeadline(pastDeadline)
+	s.parkMu.Lock()
+	defer s.parkMu.Unlock()
+	s.rawConn.Close()
 }

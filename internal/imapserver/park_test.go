@@ -1,7 +1,10 @@
 package imapserver
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"runtime"
 	"strconv"
@@ -264,44 +267,10 @@ func TestParkedUpdateFillsTheSocket(t *testing.T) {
 	idler.ok("SELECT INBOX")
 	startIdle(t, idler, "i")
 	waitParked(t, ts, 1)
-	// Small buffers on both ends (the kernel's least), so that the update
-	// stops in the sockets: the client's receive buffer, the server's
-	// send buffer.
-	if err := idler.c.(*net.TCPConn).SetReadBuffer(4096); err != nil {
-		t.Fatal(err)
-	}
-	serverSide := 0
-	ts.srv.mu.Lock()
-	for sess := range ts.srv.sessions {
-		if sess.rawConn.RemoteAddr().String() != idler.c.LocalAddr().String() {
-			continue
-		}
-		c := sess.rawConn
-		for {
-			w, ok := c.(interface{ NetConn() net.Conn })
-			if !ok {
-				break
-			}
-			c = w.NetConn()
-		}
-		if err := c.(*net.TCPConn).SetWriteBuffer(4096); err != nil {
-			t.Fatal(err)
-		}
-		serverSide++
-	}
-	ts.srv.mu.Unlock()
-	if serverSide != 1 {
-		t.Fatalf("found %d server sides of the idling connection", serverSide)
-	}
+	shrinkSocket(t, ts, idler)
 	before := ts.srv.parkedWriteWaits.Load()
 
-	// 40 keywords of 32 octets: each FETCH line is over 1.3 KiB, the
-	// update about 130 KiB.
-	var kw []string
-	for k := range 40 {
-		kw = append(kw, fmt.Sprintf("keyword%02d_%s", k, strings.Repeat("x", 22)))
-	}
-	writer.ok("STORE 1:* +FLAGS.SILENT (" + strings.Join(kw, " ") + ")")
+	kw := bigUpdate(writer)
 	deadline := time.Now().Add(10 * time.Second)
 	for ts.srv.parkedWriteWaits.Load() == before {
 		if time.Now().After(deadline) {
@@ -330,4 +299,99 @@ func TestParkedUpdateFillsTheSocket(t *testing.T) {
 		t.Fatalf("DONE: %q", st)
 	}
 	idler.ok("NOOP")
+}
+
+// shrinkSocket gives the idling connection c the kernel's least buffers
+// on both ends (its receive buffer here, the server's send buffer), so
+// that an update of some 100 KiB stops in the sockets.
+func shrinkSocket(t *testing.T, ts *testServer, c *tconn) {
+	t.Helper()
+	if err := c.c.(*net.TCPConn).SetReadBuffer(4096); err != nil {
+		t.Fatal(err)
+	}
+	serverSide := 0
+	ts.srv.mu.Lock()
+	defer ts.srv.mu.Unlock()
+	for sess := range ts.srv.sessions {
+		if sess.rawConn.RemoteAddr().String() != c.c.LocalAddr().String() {
+			continue
+		}
+		sc := sess.rawConn
+		for {
+			w, ok := sc.(interface{ NetConn() net.Conn })
+			if !ok {
+				break
+			}
+			sc = w.NetConn()
+		}
+		if err := sc.(*net.TCPConn).SetWriteBuffer(4096); err != nil {
+			t.Fatal(err)
+		}
+		serverSide++
+	}
+	if serverSide != 1 {
+		t.Fatalf("found %d server sides of the idling connection", serverSide)
+	}
+}
+
+// bigUpdate stores 40 keywords of 32 octets on every message of the
+// writer's selected mailbox: each FETCH line an idler gets is over 1.3
+// KiB (about 130 KiB for 100 messages). It returns the keywords.
+func bigUpdate(writer *tconn) []string {
+	var kw []string
+	for k := range 40 {
+		kw = append(kw, fmt.Sprintf("keyword%02d_%s", k, strings.Repeat("x", 22)))
+	}
+	writer.ok("STORE 1:* +FLAGS.SILENT (" + strings.Join(kw, " ") + ")")
+	return kw
+}
+
+// TestShutdownStuckParkedUpdate: when Shutdown's grace period ends while
+// a parked session's update waits for a client that does not read, the
+// forced close ends that write at once (the update writes to the bare
+// descriptor under parkMu, so the close must wait for it, and without
+// ending the write would wait the whole write timeout) and Shutdown
+// returns.
+func TestShutdownStuckParkedUpdate(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the IDLE poller is Linux-only")
+	}
+	t.Parallel()
+	ts := newTestServer(t)
+	writer := ts.login()
+	writer.ok("SELECT INBOX")
+	const msgs = 100
+	for i := 1; i <= msgs; i++ {
+		writer.appendMsg("INBOX", "", testMessage(i))
+	}
+	idler := ts.login()
+	idler.ok("SELECT INBOX")
+	startIdle(t, idler, "i")
+	waitParked(t, ts, 1)
+	shrinkSocket(t, ts, idler)
+	before := ts.srv.parkedWriteWaits.Load()
+	bigUpdate(writer)
+	deadline := time.Now().Add(10 * time.Second)
+	for ts.srv.parkedWriteWaits.Load() == before {
+		if time.Now().After(deadline) {
+			t.Fatal("the update never filled the socket; the test proves nothing")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// The idler reads nothing more: the update stays stuck in its write.
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := ts.srv.Shutdown(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown: %v, want the grace period's end", err)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Fatalf("Shutdown took %v", took)
+	}
+	// The connection is closed: the client reads to the end.
+	idler.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.Copy(io.Discard, idler.c); err != nil {
+		t.Fatalf("reading to the end: %v", err)
+	}
 }

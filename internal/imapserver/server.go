@@ -242,7 +242,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		s.mu.Lock()
 		for sess := range s.sessions {
-			sess.rawConn.Close()
+			sess.closeUnderPark()
 		}
 		s.mu.Unlock()
 		<-finished

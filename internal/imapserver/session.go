@@ -113,7 +113,31 @@ type enabled struct {
 // at a time: see serve), except interrupt, which Shutdown calls, and
 // wakeIdle, which the hub calls.
 type session struct {
-	srv     *Server
+	// The fields a delivery's wake-up and a parked update use come first,
+	// in two cache lines: after a long IDLE nothing of a session is in a
+	// CPU cache, and 10,000 sessions woken by one delivery each pay for
+	// every line touched (docs/benchmarks.md, IDLE).
+	srv *Server
+	// woken is set by the hub's wake while the session idles (idleRead,
+	// wakeParked).
+	woken    atomic.Bool
+	updating atomic.Bool // a parkedUpdate goroutine runs
+	// Parking (park.go). parkMu guards parked, parkCmd and parkErr, and
+	// is held while a parked session sends an update.
+	parkMu  sync.Mutex
+	parked  bool
+	enabled enabled
+	sub     *store.Subscription
+	sel     *view
+	// notify is what NOTIFY SET asked for (RFC 5465), or nil.
+	notify *notifySpec
+	// direct is how a parked cleartext session writes its updates (nil
+	// until it first parks, and for TLS and COMPRESS sessions).
+	direct  *directWriter
+	bw      *bufio.Writer
+	enc     *imapwire.Encoder
+	account store.Account
+
 	id      uint64
 	log     *slog.Logger
 	ctx     context.Context
@@ -124,46 +148,28 @@ type session struct {
 	out     deadlineWriter
 	one     [1]byte
 	br      *bufio.Reader
-	bw      *bufio.Writer
 	dec     *imapwire.Decoder
-	enc     *imapwire.Encoder
 
-	state   state
-	info    auth.ConnInfo
-	account store.Account
-	sub     *store.Subscription
-	sel     *view
-	enabled enabled
-	badRun  int
+	state  state
+	info   auth.ConnInfo
+	badRun int
 	// releaseLogin gives back the account's session slot (auth.Acquire).
 	releaseLogin func()
 	// deflate is the output compressor after COMPRESS DEFLATE.
 	deflate *deflateWriter
-	// notify is what NOTIFY SET asked for (RFC 5465), or nil.
-	notify *notifySpec
 	// idleCmd is the IDLE command handed to a fresh goroutine (serve).
 	idleCmd *command
-	// woken is set by the hub's wake while the session idles (idleRead,
-	// wakeParked).
-	woken atomic.Bool
 	// idleDeadline is when an IDLE that began ends in autologout.
 	idleDeadline time.Time
 	// idlePre holds what the client sent after IDLE that park's probe
 	// read (idleRead takes it first).
 	idlePre []byte
 
-	// Parking (park.go). parkMu guards parked, parkCmd and parkErr, and
-	// is held while a parked session sends an update.
-	parkMu    sync.Mutex
-	parked    bool
+	// The rest of parking.
 	parkFD    int
 	parkCmd   *command
 	parkErr   error
 	parkTimer *time.Timer
-	updating  atomic.Bool // a parkedUpdate goroutine runs
-	// direct is how a parked cleartext session writes its updates (nil
-	// until it first parks, and for TLS and COMPRESS sessions).
-	direct *directWriter
 }
 
 func newSession(srv *Server, conn net.Conn) *session {
@@ -217,23 +223,27 @@ func (s *session) acquireWriter() {
 // releaseBuffers returns the buffers to the pools while the connection
 // waits (DESIGN.md §4); callers flush first and check Buffered() == 0.
 func (s *session) releaseBuffers() {
+	// The encoder and decoder must not touch pooled buffers now owned by
+	// other sessions; acquireBuffers points them at fresh ones. Each
+	// points at a pooled buffer only while the session holds one, so
+	// when it holds none they are left alone: an IDLE update releases
+	// only the writer, and the decoder, cold after a long IDLE, would
+	// cost a cache miss per session.
 	if s.br != nil {
 		s.br.Reset(nil)
 		s.srv.readers.Put(s.br)
 		s.br = nil
+		s.dec.Reset(nil)
 	}
 	if s.bw != nil {
 		s.bw.Reset(nil)
 		s.srv.writers.Put(s.bw)
 		s.bw = nil
+		s.enc.Reset(nil)
 	}
 	if s.deflate != nil {
 		s.deflate.release()
 	}
-	// The encoder and decoder must not touch pooled buffers now owned by
-	// other sessions; acquireBuffers points them at fresh ones.
-	s.enc.Reset(nil)
-	s.dec.Reset(nil)
 }
 
 // run is the connection's first goroutine: the TLS handshake (IMAPS),

@@ -14,9 +14,7 @@ import (
 // mod-sequences, and what changed that the client has not been told yet.
 // Only the session's goroutine uses it.
 type view struct {
-	mbox     store.Mailbox
-	readOnly bool
-
+	// The fields a delivery's wake-up uses come first (see session).
 	uids    []store.UID // ascending; seq = index+1
 	flags   [][]string
 	modseqs []uint64
@@ -25,18 +23,24 @@ type view struct {
 	// reflected in the view (sent or pending).
 	syncModSeq uint64
 	// expunged are UIDs gone from the store but still in the view because
-	// EXPUNGE responses were not allowed yet (RFC 9051 §7.5.1).
+	// EXPUNGE responses were not allowed yet (RFC 9051 §7.5.1); nil until
+	// the first (markExpunged), so that asking for its length costs no
+	// memory access beyond the view when it is empty.
 	expunged map[store.UID]bool
+	// recent are the messages that are \Recent for this session; nil
+	// until the first (markRecent).
+	recent   map[store.UID]bool
+	readOnly bool
+	// noRecent hides \Recent (IMAP4rev2 has none, RFC 9051 §2.3.2).
+	noRecent bool
+	mbox     store.Mailbox
+
 	// expungeFloor is a mod-sequence below that of every pending expunge
 	// (the view's syncModSeq when the first became pending); 0 when none
 	// is pending.
 	expungeFloor uint64
-	// recent are the messages that are \Recent for this session.
-	recent map[store.UID]bool
 	// searchRes is the saved search result (RFC 5182), as UIDs.
 	searchRes []store.UID
-	// noRecent hides \Recent (IMAP4rev2 has none, RFC 9051 §2.3.2).
-	noRecent bool
 	// flagNames are the flags last announced in an untagged FLAGS
 	// response: the system flags and every keyword seen in the mailbox.
 	flagNames []string
@@ -63,6 +67,22 @@ func (s *session) announceKeywords(v *view, lists ...[]string) {
 	if !v.readOnly {
 		s.enc.Atom("* OK [PERMANENTFLAGS ").Flags(append(slices.Clip(v.flagNames), `\*`)).Atom("] Flags permitted").CRLF()
 	}
+}
+
+// markExpunged records that uid is gone but not yet told.
+func (v *view) markExpunged(uid store.UID) {
+	if v.expunged == nil {
+		v.expunged = make(map[store.UID]bool)
+	}
+	v.expunged[uid] = true
+}
+
+// markRecent makes uid \Recent for this session.
+func (v *view) markRecent(uid store.UID) {
+	if v.recent == nil {
+		v.recent = make(map[store.UID]bool)
+	}
+	v.recent[uid] = true
 }
 
 // index returns the position of uid in the view, or -1.
@@ -313,7 +333,7 @@ func (s *session) syncRead(allowExpunge bool) (syncUpdate, error) {
 	if errors.Is(err, store.ErrNoMailbox) {
 		// Deleted under us: every message is gone.
 		for _, u := range v.uids {
-			v.expunged[u] = true
+			v.markExpunged(u)
 		}
 		ch, err = store.Changes{HighestModSeq: v.syncModSeq}, nil
 	}
@@ -341,7 +361,7 @@ func (s *session) syncRead(allowExpunge bool) (syncUpdate, error) {
 	}
 	for _, u := range ch.Vanished {
 		if v.index(u) >= 0 {
-			v.expunged[u] = true
+			v.markExpunged(u)
 		}
 	}
 	if len(v.expunged) > 0 && v.expungeFloor == 0 {
@@ -362,7 +382,7 @@ func (s *session) syncRead(allowExpunge bool) (syncUpdate, error) {
 			// would claim those (so this one left them) can have had its
 			// claim overtaken by this one's in the store, and got nothing.
 			for i := len(v.uids) - 1; i >= 0 && v.uids[i] >= first; i-- {
-				v.recent[v.uids[i]] = true
+				v.markRecent(v.uids[i])
 			}
 		}
 	}
@@ -378,7 +398,8 @@ func (s *session) syncWrite(p *syncUpdate) error {
 	if p.allowExpunge && len(v.expunged) > 0 {
 		s.writeExpunges(v, nil)
 	}
-	var newFlags [][]string
+	var kept [4][]string // no allocation for a delivery's usual few
+	newFlags := kept[:0]
 	for _, r := range p.added {
 		newFlags = append(newFlags, r.Flags)
 	}
@@ -495,7 +516,7 @@ func (s *session) fullChanges(v *view) (store.Changes, error) {
 func (s *session) writeExpunges(v *view, extra []store.UID) {
 	for _, u := range extra {
 		if v.index(u) >= 0 {
-			v.expunged[u] = true
+			v.markExpunged(u)
 		}
 	}
 	if len(v.expunged) == 0 {

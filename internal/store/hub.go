@@ -67,21 +67,23 @@ func NewHub() *Hub {
 // Subscription receives the events of one account. C gets a value whenever
 // events are waiting; Drain takes them.
 type Subscription struct {
-	hub     *Hub
-	account AccountID
-	// C is signalled (non-blocking, capacity 1) when events are queued.
-	C <-chan struct{}
-	c chan struct{}
-
-	mu         sync.Mutex
+	// What push and Drain use comes first, together (a delivery to
+	// 10,000 idling sessions touches each subscription once, cold).
+	mu sync.Mutex
+	// wake, when set, is called after events are queued (SetWake).
+	wake       func()
 	events     []Event
 	overflowed bool
 	// drained is the array Drain returned last; the next Drain queues
 	// into it again, so a delivery does not allocate a queue per
 	// subscriber.
 	drained []Event
-	// wake, when set, is called after events are queued (SetWake).
-	wake func()
+
+	hub     *Hub
+	account AccountID
+	// C is signalled (non-blocking, capacity 1) when events are queued.
+	C <-chan struct{}
+	c chan struct{}
 }
 
 // SetWake installs f to be called instead of signalling C each time
