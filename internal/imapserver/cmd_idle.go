@@ -202,8 +202,8 @@ func (s *session) idleUpdate() error {
 // update, over the direct writer when the session is parked and has one.
 func (s *session) acquireUpdateWriter() {
 	s.acquireWriter()
-	if s.parked && s.direct != nil {
-		s.bw.Reset(s.direct)
+	if s.parked && s.direct {
+		s.bw.Reset((*directWriter)(s))
 	}
 }
 

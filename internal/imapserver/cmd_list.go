@@ -302,7 +302,7 @@ func (s *session) list(req *listRequest, verb string) error {
 		if e.mb.SpecialUse != "" && verb == "LIST" {
 			attrs = append(attrs, e.mb.SpecialUse)
 		}
-		enc := s.enc
+		enc := &s.enc
 		enc.Atom("* ").Atom(verb).SP().Flags(attrs).Atom(` "/" `).Mailbox(n)
 		if childInfo {
 			enc.Atom(` ("CHILDINFO" ("SUBSCRIBED"))`)

@@ -173,7 +173,7 @@ func (s *session) writeStatus(mb store.Mailbox, items statusItems) error {
 	if err != nil {
 		return err
 	}
-	e := s.enc
+	e := &s.enc
 	e.Atom("* STATUS ").Mailbox(mb.Name).Atom(" (")
 	for i, it := range items {
 		if i > 0 {

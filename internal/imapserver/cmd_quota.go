@@ -60,7 +60,7 @@ func (s *session) writeQuota() error {
 	if err != nil {
 		return err
 	}
-	e := s.enc
+	e := &s.enc
 	e.Atom(`* QUOTA "" (`)
 	first := true
 	item := func(name string, used, limit int64) {

@@ -129,7 +129,7 @@ func cmdSelect(s *session, c *command) error {
 		}
 	}
 	v.flagNames = flags
-	e := s.enc
+	e := &s.enc
 	e.Atom("* FLAGS ").Flags(flags).CRLF()
 	e.Atom("* ").Number(uint32(len(v.uids))).Atom(" EXISTS").CRLF()
 	if !s.enabled.rev2 {

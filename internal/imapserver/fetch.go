@@ -164,7 +164,7 @@ func (s *session) writeFetch(v *view, i int, m *store.Message, atts []fetchAtt, 
 			}
 		}
 	}
-	e := s.enc
+	e := &s.enc
 	uidImplied := s.fetchHead(v, i)
 	first := true
 	sep := func() {
@@ -339,7 +339,7 @@ func (s *session) writeSection(m *store.Message, b store.Body, a fetchAtt) error
 	if err != nil {
 		return err
 	}
-	e := s.enc
+	e := &s.enc
 	e.Atom(a.name)
 	if a.partial {
 		e.Byte('<').Number64(uint64(a.offset)).Byte('>')
@@ -390,7 +390,7 @@ func (s *session) writeBinary(m *store.Message, b store.Body, a fetchAtt) error 
 	if err != nil {
 		return err
 	}
-	e := s.enc
+	e := &s.enc
 	if a.kind == fetchBinarySize {
 		e.Atom(a.name).SP().Number64(uint64(size))
 		return nil

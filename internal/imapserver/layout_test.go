@@ -25,6 +25,7 @@ func TestWakeFieldsTogether(t *testing.T) {
 		"session.sel":        unsafe.Offsetof(s.sel) + unsafe.Sizeof(s.sel),
 		"session.notify":     unsafe.Offsetof(s.notify) + unsafe.Sizeof(s.notify),
 		"session.direct":     unsafe.Offsetof(s.direct) + unsafe.Sizeof(s.direct),
+		"session.parkFD":     unsafe.Offsetof(s.parkFD) + unsafe.Sizeof(s.parkFD),
 		"session.bw":         unsafe.Offsetof(s.bw) + unsafe.Sizeof(s.bw),
 		"session.enc":        unsafe.Offsetof(s.enc) + unsafe.Sizeof(s.enc),
 		"session.account.ID": unsafe.Offsetof(s.account) + unsafe.Offsetof(s.account.ID) + unsafe.Sizeof(s.account.ID),

@@ -347,7 +347,7 @@ func (s *session) notifyOthers(events []store.Event, overflowed bool) error {
 			if g == nil || !g.events.mailboxName {
 				continue
 			}
-			e := s.enc
+			e := &s.enc
 			switch ev.Kind {
 			case store.EventMailboxDelete:
 				e.Atom(`* LIST (\NonExistent) "/" `).Mailbox(ev.Name).CRLF()

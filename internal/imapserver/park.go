@@ -2,10 +2,8 @@ package imapserver
 
 import (
 	"crypto/tls"
-	"io"
 	"net"
 	"runtime"
-	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -65,11 +63,11 @@ func (s *session) park(c *command) bool {
 	if !ok || s.inputBuffered() {
 		return false
 	}
-	if _, isTLS := s.rawConn.(*tls.Conn); s.direct == nil && !isTLS && s.out.w == s.rawConn && nonblocking(fd) {
+	if _, isTLS := s.rawConn.(*tls.Conn); !s.direct && !isTLS && s.out.w == s.rawConn && nonblocking(fd) {
 		// Cleartext (no STARTTLS, no IMAPS, no COMPRESS) on a
 		// non-blocking socket: updates may skip the layers (see
 		// directWriter).
-		s.direct = newDirectWriter(fd, &s.out, &s.srv.parkedWriteWaits)
+		s.direct = true
 	}
 	s.releaseBuffers()
 	s.parkMu.Lock()
@@ -217,7 +215,7 @@ func connFD(c net.Conn) (int, bool) {
 // what was left: the descriptor's lock and the poller's bookkeeping
 // inside it), and the runtime's hand-offs around each syscall.Write
 // (sysmon retaking the processor, waking another thread) from 6.6% to
-// 1.3%; without RawConn, see docs/benchmarks.md.
+// 1.3%; for what going around RawConn saved, see docs/benchmarks.md.
 //
 // Writing to the bare descriptor number is safe only while it cannot be
 // closed (and the number reused by another connection): the writer is
@@ -225,27 +223,25 @@ func connFD(c net.Conn) (int, bool) {
 // connection is closed only by end(), after unpark has taken parkMu, or
 // by Shutdown's forced close (closeUnderPark), which takes it too. The
 // socket is non-blocking: what it cannot take at once goes the usual way
-// (next), which waits for the client against the write deadline.
-type directWriter struct {
-	fd    int
-	next  io.Writer
-	waits *atomic.Int64 // counts writes that went on through next
-}
-
-func newDirectWriter(fd int, next io.Writer, waits *atomic.Int64) *directWriter {
-	return &directWriter{fd: fd, next: next, waits: waits}
-}
+// (the session's deadline writer), which waits for the client against
+// the write deadline.
+//
+// It is the session itself under another name (no allocation of its own,
+// whose line would be one more miss per session and delivery); the
+// descriptor is parkFD.
+type directWriter session
 
 func (d *directWriter) Write(b []byte) (int, error) {
-	n, _ := writeNonblocking(uintptr(d.fd), b)
+	s := (*session)(d)
+	n, _ := writeNonblocking(uintptr(s.parkFD), b)
 	n = max(n, 0)
 	if n == len(b) {
 		return n, nil
 	}
 	// The socket is full (EAGAIN), or the call was interrupted or
 	// failed: the usual way waits for room, or reports the failure.
-	d.waits.Add(1)
-	m, err := d.next.Write(b[n:])
+	s.srv.parkedWriteWaits.Add(1)
+	m, err := s.out.Write(b[n:])
 	return n + m, err
 }
 

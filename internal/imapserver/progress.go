@@ -34,7 +34,7 @@ func (p *progress) step() {
 		}
 		p.last = now
 	}
-	e := p.s.enc
+	e := &p.s.enc
 	e.Atom("* OK [INPROGRESS (").String(p.tag).SP().Number64(uint64(p.done)).SP().Number64(uint64(p.total)).Atom(")] Working").CRLF()
 	e.Flush()
 }

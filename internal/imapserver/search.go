@@ -299,7 +299,7 @@ func cmdSearch(s *session, c *command) error {
 			v.searchRes = slices.Clone(matches)
 		}
 	}
-	e := s.enc
+	e := &s.enc
 	if !req.esearch && !s.enabled.rev2 {
 		e.Atom("* SEARCH")
 		for _, n := range nums {

@@ -124,18 +124,21 @@ type session struct {
 	updating atomic.Bool // a parkedUpdate goroutine runs
 	// Parking (park.go). parkMu guards parked, parkCmd and parkErr, and
 	// is held while a parked session sends an update.
-	parkMu  sync.Mutex
-	parked  bool
+	parkMu sync.Mutex
+	parked bool
+	// direct: a parked update goes out through directWriter (set when
+	// a cleartext session first parks; never for TLS and COMPRESS).
+	direct  bool
 	enabled enabled
+	parkFD  int
 	sub     *store.Subscription
 	sel     *view
 	// notify is what NOTIFY SET asked for (RFC 5465), or nil.
 	notify *notifySpec
-	// direct is how a parked cleartext session writes its updates (nil
-	// until it first parks, and for TLS and COMPRESS sessions).
-	direct  *directWriter
-	bw      *bufio.Writer
-	enc     *imapwire.Encoder
+	bw     *bufio.Writer
+	// enc is a value, not a pointer: its own allocation would be one
+	// more cold line per woken session.
+	enc     imapwire.Encoder
 	account store.Account
 
 	id      uint64
@@ -166,7 +169,6 @@ type session struct {
 	idlePre []byte
 
 	// The rest of parking.
-	parkFD    int
 	parkCmd   *command
 	parkErr   error
 	parkTimer *time.Timer
@@ -190,7 +192,6 @@ func newSession(srv *Server, conn net.Conn) *session {
 	s.out = deadlineWriter{w: conn, raw: conn}
 	s.dec = imapwire.NewDecoder(nil, imapwire.Limits{})
 	s.dec.Continue = s.continueLiteral
-	s.enc = imapwire.NewEncoder(nil)
 	return s
 }
 

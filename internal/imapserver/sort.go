@@ -106,7 +106,7 @@ func cmdSort(s *session, c *command) error {
 		// RFC 5256 §3: ties go by sequence number.
 		return cmp.Compare(a.seq, b.seq)
 	})
-	e := s.enc
+	e := &s.enc
 	e.Atom("* SORT")
 	for _, it := range items {
 		if c.uid {

@@ -124,7 +124,7 @@ func cmdThread(s *session, c *command) error {
 	} else {
 		roots = referencesRoots(byID)
 	}
-	e := s.enc
+	e := &s.enc
 	e.Atom("* THREAD")
 	if len(roots) > 0 {
 		e.SP()
