@@ -257,27 +257,8 @@ func TestParkedUpdateFillsTheSocket(t *testing.T) {
 	}
 	t.Parallel()
 	ts := newTestServer(t)
-	writer := ts.login()
-	writer.ok("SELECT INBOX")
 	const msgs = 100
-	for i := 1; i <= msgs; i++ {
-		writer.appendMsg("INBOX", "", testMessage(i))
-	}
-	idler := ts.login()
-	idler.ok("SELECT INBOX")
-	startIdle(t, idler, "i")
-	waitParked(t, ts, 1)
-	shrinkSocket(t, ts, idler)
-	before := ts.srv.parkedWriteWaits.Load()
-
-	kw := bigUpdate(writer)
-	deadline := time.Now().Add(10 * time.Second)
-	for ts.srv.parkedWriteWaits.Load() == before {
-		if time.Now().After(deadline) {
-			t.Fatal("the update never filled the socket; the test proves nothing")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	idler, kw := stuckUpdate(t, ts, msgs)
 	seq := 0
 	for seq < msgs {
 		l := idler.readLine()
@@ -334,16 +315,38 @@ func shrinkSocket(t *testing.T, ts *testServer, c *tconn) {
 	}
 }
 
-// bigUpdate stores 40 keywords of 32 octets on every message of the
-// writer's selected mailbox: each FETCH line an idler gets is over 1.3
-// KiB (about 130 KiB for 100 messages). It returns the keywords.
-func bigUpdate(writer *tconn) []string {
+// stuckUpdate starts an idling session on an INBOX of msgs messages,
+// shrinks its socket (shrinkSocket), and has a second session store 40
+// keywords of 32 octets on every message, so that each FETCH line the
+// idler is sent is over 1.3 KiB (about 130 KiB for 100 messages); it
+// returns once the parked update has filled the socket, with the idling
+// client and the keywords.
+func stuckUpdate(t *testing.T, ts *testServer, msgs int) (*tconn, []string) {
+	t.Helper()
+	writer := ts.login()
+	writer.ok("SELECT INBOX")
+	for i := 1; i <= msgs; i++ {
+		writer.appendMsg("INBOX", "", testMessage(i))
+	}
+	idler := ts.login()
+	idler.ok("SELECT INBOX")
+	startIdle(t, idler, "i")
+	waitParked(t, ts, 1)
+	shrinkSocket(t, ts, idler)
+	before := ts.srv.parkedWriteWaits.Load()
 	var kw []string
 	for k := range 40 {
 		kw = append(kw, fmt.Sprintf("keyword%02d_%s", k, strings.Repeat("x", 22)))
 	}
 	writer.ok("STORE 1:* +FLAGS.SILENT (" + strings.Join(kw, " ") + ")")
-	return kw
+	deadline := time.Now().Add(10 * time.Second)
+	for ts.srv.parkedWriteWaits.Load() == before {
+		if time.Now().After(deadline) {
+			t.Fatal("the update never filled the socket; the test proves nothing")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return idler, kw
 }
 
 // TestShutdownStuckParkedUpdate: when Shutdown's grace period ends while
@@ -358,26 +361,7 @@ func TestShutdownStuckParkedUpdate(t *testing.T) {
 	}
 	t.Parallel()
 	ts := newTestServer(t)
-	writer := ts.login()
-	writer.ok("SELECT INBOX")
-	const msgs = 100
-	for i := 1; i <= msgs; i++ {
-		writer.appendMsg("INBOX", "", testMessage(i))
-	}
-	idler := ts.login()
-	idler.ok("SELECT INBOX")
-	startIdle(t, idler, "i")
-	waitParked(t, ts, 1)
-	shrinkSocket(t, ts, idler)
-	before := ts.srv.parkedWriteWaits.Load()
-	bigUpdate(writer)
-	deadline := time.Now().Add(10 * time.Second)
-	for ts.srv.parkedWriteWaits.Load() == before {
-		if time.Now().After(deadline) {
-			t.Fatal("the update never filled the socket; the test proves nothing")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	idler, _ := stuckUpdate(t, ts, 100)
 	// The idler reads nothing more: the update stays stuck in its write.
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
