@@ -318,6 +318,22 @@ func modeName(c config) string {
 	return "quick"
 }
 
+// settle waits for t's background work, when it has a way to tell, and
+// logs the wait when it is over a second.
+func settle(ctx context.Context, t *target, before string) error {
+	if t.settle == nil {
+		return nil
+	}
+	d, err := t.settle(ctx)
+	if err != nil {
+		return fmt.Errorf("settle on %s: %w", t.name, err)
+	}
+	if d > time.Second {
+		logf("  %s's background text indexer caught up in %v before %s", t.name, d.Round(100*time.Millisecond), before)
+	}
+	return nil
+}
+
 // measure runs a workload on every target in alternation, c.rounds times.
 func measure(ctx context.Context, c config, w workload, targets []*target) (result, error) {
 	r := result{Workload: w.name, Unit: w.unit, Higher: w.higher, Note: w.note}
@@ -327,18 +343,12 @@ func measure(ctx context.Context, c config, w workload, targets []*target) (resu
 				return r, fmt.Errorf("setup on %s: %w", t.name, err)
 			}
 		}
-		if t.settle != nil {
-			// Every workload starts with the server's background work
-			// done: postern's text indexer, after the messages the rows
-			// before added (the APPEND rows' 1 MiB texts, the POP3 rows'
-			// mailboxes), would otherwise run beside this one's rounds.
-			d, err := t.settle(ctx)
-			if err != nil {
-				return r, fmt.Errorf("settle on %s: %w", t.name, err)
-			}
-			if d > time.Second {
-				logf("  %s's background text indexer caught up in %v before this workload", t.name, d.Round(100*time.Millisecond))
-			}
+		// Every workload starts with the server's background work done:
+		// postern's text indexer, after the messages the rows before
+		// added (the APPEND rows' 1 MiB texts, the POP3 rows' mailboxes),
+		// would otherwise run beside this one's rounds.
+		if err := settle(ctx, t, "this workload"); err != nil {
+			return r, err
 		}
 	}
 	rounds := c.rounds
@@ -350,6 +360,11 @@ func measure(ctx context.Context, c config, w workload, targets []*target) (resu
 			if w.prepare != nil {
 				if err := w.prepare(ctx, t); err != nil {
 					return r, fmt.Errorf("prepare on %s: %w", t.name, err)
+				}
+				// So does every round after its own preparation (the
+				// POP3 rows load their mailbox again each round).
+				if err := settle(ctx, t, fmt.Sprintf("round %d", i+1)); err != nil {
+					return r, err
 				}
 			}
 			// Start every run with no dirty pages of the previous one
