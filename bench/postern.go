@@ -119,7 +119,8 @@ func (s *posternServer) target() *target {
 }
 
 // indexCaughtUp waits until postern's background text indexer has looked
-// at every message row (meta 'fts_upto' reaches the highest id), reading
+// at every message row (meta 'fts_upto' reaches the highest id) and
+// removed the text of every expunged one (text_gone is empty), reading
 // the database read-only, and returns how long that took.
 func (s *posternServer) indexCaughtUp(ctx context.Context) (time.Duration, error) {
 	start := time.Now()
@@ -128,10 +129,20 @@ func (s *posternServer) indexCaughtUp(ctx context.Context) (time.Duration, error
 		return 0, err
 	}
 	defer db.Close()
+	// Since schema step 9 the indexer also removes expunged messages'
+	// text (queued in text_gone); a build from before has no such queue.
+	var hasQueue bool
+	if err := db.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'text_gone')").Scan(&hasQueue); err != nil {
+		return 0, fmt.Errorf("reading the schema: %w", err)
+	}
+	q := `SELECT coalesce((SELECT value FROM meta WHERE key = 'fts_upto'), 0) >=
+			(SELECT coalesce(max(id), 0) FROM messages)`
+	if hasQueue {
+		q += ` AND NOT EXISTS (SELECT 1 FROM text_gone)`
+	}
 	for {
 		var done bool
-		err := db.QueryRowContext(ctx, `SELECT coalesce((SELECT value FROM meta WHERE key = 'fts_upto'), 0) >=
-			(SELECT coalesce(max(id), 0) FROM messages)`).Scan(&done)
+		err := db.QueryRowContext(ctx, q).Scan(&done)
 		if err != nil {
 			return 0, fmt.Errorf("reading the index progress: %w", err)
 		}

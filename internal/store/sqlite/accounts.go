@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -141,15 +142,14 @@ func (db *DB) DeleteAccount(ctx context.Context, name string) error {
 		if err != nil {
 			return err
 		}
-		for _, q := range []string{
-			dropBodiesOfAccount,
+		for _, q := range append(slices.Clip(dropBlobsOfAccount),
 			"DELETE FROM messages WHERE account_id = ?",
 			"DELETE FROM tombstones WHERE account_id = ?",
 			"DELETE FROM mailboxes WHERE account_id = ?",
 			"DELETE FROM subscriptions WHERE account_id = ?",
 			"DELETE FROM threads WHERE account_id = ?",
 			"DELETE FROM accounts WHERE id = ?",
-		} {
+		) {
 			if _, err := w.exec(q, id); err != nil {
 				return dbErr("delete account", err)
 			}

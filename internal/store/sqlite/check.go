@@ -84,6 +84,9 @@ func (db *DB) Check(ctx context.Context, repair bool) (store.CheckReport, error)
 		return rep, err
 	}
 	rep.Blobs += len(inline)
+	if err := db.checkText(ctx, repair, problem, fixed); err != nil {
+		return rep, err
+	}
 
 	// Referenced blob files: present, right hash, right size.
 	for id, size := range refs {
@@ -212,16 +215,64 @@ func (db *DB) checkBodies(ctx context.Context, refs map[string]int64, repair boo
 			continue
 		}
 		if err := db.write(ctx, func(w *wtx) error {
-			if err := w.dropBody(id); err != nil {
-				return err
-			}
-			return w.dropBlobText(id)
+			return w.dropUnreferenced(id)
 		}); err != nil {
 			return nil, err
 		}
 		fixed("removed unreferenced inline body %s", id)
 	}
 	return seen, nil
+}
+
+// checkText finds full-text index rows of blobs no message references
+// that are not queued for removal either (text_gone, see dropGoneText).
+func (db *DB) checkText(ctx context.Context, repair bool, problem, fixed reportFunc) error {
+	rows, err := db.rdb.QueryContext(ctx, `SELECT blob_id FROM blob_text b WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.blob_id = b.blob_id)
+		AND NOT EXISTS (SELECT 1 FROM text_gone g WHERE g.id = b.id)`)
+	if err != nil {
+		return dbErr("check", err)
+	}
+	var stale []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return dbErr("check", err)
+		}
+		stale = append(stale, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return dbErr("check", err)
+	}
+	if len(stale) == 0 {
+		return nil
+	}
+	problem("the text index holds the text of %d blobs that no message references, not queued for removal", len(stale))
+	if !repair {
+		return nil
+	}
+	removed := 0
+	for _, id := range stale {
+		dropped := false
+		err := db.write(ctx, func(w *wtx) error {
+			// An Append may have referenced the blob since the query.
+			var used bool
+			if err := w.queryRow("SELECT EXISTS (SELECT 1 FROM messages WHERE blob_id = ?)", id).Scan(&used); err != nil || used {
+				return dbErr("check", err)
+			}
+			dropped = true
+			return w.dropBlobText(id)
+		})
+		if err != nil {
+			return err
+		}
+		if dropped {
+			removed++
+		}
+	}
+	fixed("removed the text of %d unreferenced blobs from the text index", removed)
+	return nil
 }
 
 // dropBlobText removes a blob's full-text index rows, if any.
@@ -234,7 +285,10 @@ func (w *wtx) dropBlobText(id string) error {
 	if _, err := w.exec("DELETE FROM text_fts WHERE rowid = ?", rowid); err != nil {
 		return dbErr("unindex", err)
 	}
-	_, err = w.exec("DELETE FROM blob_text WHERE id = ?", rowid)
+	if _, err := w.exec("DELETE FROM blob_text WHERE id = ?", rowid); err != nil {
+		return dbErr("unindex", err)
+	}
+	_, err = w.exec("DELETE FROM text_gone WHERE id = ?", rowid)
 	return dbErr("unindex", err)
 }
 

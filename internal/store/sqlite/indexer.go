@@ -65,6 +65,12 @@ func (db *DB) indexer() {
 			// after its current chunk. Under steady delivery the index
 			// must still gain on the backlog.
 			forced := time.Since(time.Unix(0, db.lastAppend.Load())) < indexDelay
+			if err := db.dropGoneText(db.ctx, !forced); err != nil {
+				if db.ctx.Err() == nil && !errors.Is(err, ErrClosed) {
+					db.log.Warn("store: text index", "err", err)
+				}
+				break
+			}
 			n, err := db.indexRound(db.ctx, !forced)
 			if err != nil {
 				if db.ctx.Err() == nil && !errors.Is(err, ErrClosed) {
@@ -107,6 +113,68 @@ func (db *DB) kickIndexer() {
 	select {
 	case db.indexKick <- struct{}{}:
 	default:
+	}
+}
+
+// textGoneChunk is how many queued texts one write job removes (each
+// takes the FTS index about half a millisecond).
+const textGoneChunk = 16
+
+// dropGoneText removes the full-text index rows queued in text_gone (by
+// expunges, see queueTextDrop) of blobs that no message references,
+// in small low-priority jobs; a blob referenced again meanwhile (the same
+// message delivered anew) keeps its rows. With yield it stops when an
+// append has come in recently.
+func (db *DB) dropGoneText(ctx context.Context, yield bool) error {
+	for {
+		if yield && time.Since(time.Unix(0, db.lastAppend.Load())) < indexDelay {
+			return nil
+		}
+		rows, err := db.rdb.QueryContext(ctx, "SELECT id FROM text_gone LIMIT ?", textGoneChunk)
+		if err != nil {
+			return err
+		}
+		var ids []int64
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil || len(ids) == 0 {
+			return err
+		}
+		err = db.writeIdle(ctx, func(w *wtx) error {
+			for _, id := range ids {
+				var blobID string
+				err := w.queryRow("SELECT blob_id FROM blob_text WHERE id = ?", id).Scan(&blobID)
+				if err != nil && !errors.Is(err, sql.ErrNoRows) {
+					return err
+				}
+				if err == nil {
+					var used bool
+					if err := w.queryRow("SELECT EXISTS (SELECT 1 FROM messages WHERE blob_id = ?)", blobID).Scan(&used); err != nil {
+						return err
+					}
+					if !used {
+						if err := w.dropBlobText(blobID); err != nil {
+							return err
+						}
+						continue
+					}
+				}
+				if _, err := w.exec("DELETE FROM text_gone WHERE id = ?", id); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
 	}
 }
 
@@ -212,6 +280,16 @@ func (db *DB) indexRound(ctx context.Context, yield bool) (int, error) {
 // indexDocs adds documents to the text index (writer side).
 func (w *wtx) indexDocs(docs []indexDoc) error {
 	for _, d := range docs {
+		// The text was read outside this transaction: a blob whose last
+		// message was expunged since must not be indexed (nothing would
+		// remove its rows again).
+		var used bool
+		if err := w.queryRow("SELECT EXISTS (SELECT 1 FROM messages WHERE blob_id = ?)", d.blobID).Scan(&used); err != nil {
+			return err
+		}
+		if !used {
+			continue
+		}
 		res, err := w.exec("INSERT OR IGNORE INTO blob_text(blob_id) VALUES (?)", d.blobID)
 		if err != nil {
 			return err

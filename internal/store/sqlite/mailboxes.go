@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"strconv"
 
 	"github.com/postern/postern/internal/store"
@@ -242,12 +243,11 @@ func (db *DB) DeleteMailbox(ctx context.Context, account store.AccountID, name s
 			WHERE id = ?1`, account, mb.ID); err != nil {
 			return dbErr("delete mailbox", err)
 		}
-		for _, q := range []string{
-			dropBodiesOfMailbox,
+		for _, q := range append(slices.Clip(dropBlobsOfMailbox),
 			"DELETE FROM messages WHERE account_id = ? AND mailbox_id = ?",
 			"DELETE FROM tombstones WHERE account_id = ? AND mailbox_id = ?",
 			"DELETE FROM mailboxes WHERE account_id = ? AND id = ?",
-		} {
+		) {
 			if _, err := w.exec(q, account, mb.ID); err != nil {
 				return dbErr("delete mailbox", err)
 			}

@@ -16,10 +16,22 @@ import (
 	"github.com/postern/postern/internal/store"
 )
 
-// undoMetaTable takes a database of schema 8 back to schema 7: the
-// parsed metadata goes back into the messages rows and message_meta goes.
+// undoTextGone takes a database of schema 9 back to schema 8.
+func undoTextGone(t testing.TB, raw *sql.DB) {
+	t.Helper()
+	for _, q := range []string{"DROP TABLE text_gone", "PRAGMA user_version = 8"} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+// undoMetaTable takes a database of schema 9 back to schema 7 (through
+// undoTextGone): the parsed metadata goes back into the messages rows and
+// message_meta goes.
 func undoMetaTable(t testing.TB, raw *sql.DB) {
 	t.Helper()
+	undoTextGone(t, raw)
 	qs := []string{
 		"PRAGMA foreign_keys = OFF",
 		"ALTER TABLE messages ADD COLUMN envelope BLOB",

@@ -188,7 +188,7 @@ func (w *wtx) expungeStates(mb store.Mailbox, states []msgState, usage bool) ([]
 		return nil, dbErr("expunge", err)
 	}
 	for id := range blobs {
-		if err := w.dropBody(id); err != nil {
+		if err := w.dropUnreferenced(id); err != nil {
 			return nil, err
 		}
 	}

@@ -195,6 +195,14 @@ ALTER TABLE messages DROP COLUMN structure;
 ALTER TABLE messages DROP COLUMN headers;
 ALTER TABLE messages DROP COLUMN preview;
 `,
+	// 9: the text of expunged messages leaves the full-text index in the
+	// background: text_gone queues blob_text ids for the indexer to check
+	// and drop (dropGoneText). What earlier expunges left there (they did
+	// not remove it) is queued now.
+	`
+CREATE TABLE text_gone (id INTEGER PRIMARY KEY);
+INSERT INTO text_gone(id) SELECT id FROM blob_text b WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.blob_id = b.blob_id);
+`,
 }
 
 // migrate brings the schema up to date inside one immediate transaction.

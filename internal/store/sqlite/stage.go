@@ -158,21 +158,51 @@ func readFull(ctx context.Context, r io.Reader, buf []byte) (int, error) {
 	return n, nil
 }
 
-// dropBody deletes an inline body that no message references any more
-// (after an expunge). A MOVE inserts the new row before expunging the
-// old one, so its body stays. Blob files are left to Check: removing a
+// dropUnreferenced deletes what is left of a blob no message references
+// any more (after an expunge): its inline body now, its full-text index
+// rows soon (queueTextDrop), so that the text of an expunged message does
+// not stay in the database. A MOVE inserts the new row before expunging
+// the old one, so its blob stays. Blob files are left to Check: removing a
 // file inside a transaction that may still roll back would lose it.
-func (w *wtx) dropBody(id string) error {
-	_, err := w.exec("DELETE FROM bodies WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM messages WHERE blob_id = ?1)", id)
-	return dbErr("drop body", err)
+func (w *wtx) dropUnreferenced(id string) error {
+	var used bool
+	if err := w.queryRow("SELECT EXISTS (SELECT 1 FROM messages WHERE blob_id = ?)", id).Scan(&used); err != nil {
+		return dbErr("drop body", err)
+	}
+	if used {
+		return nil
+	}
+	if _, err := w.exec("DELETE FROM bodies WHERE id = ?", id); err != nil {
+		return dbErr("drop body", err)
+	}
+	return w.queueTextDrop(id)
 }
 
-// dropBodiesOfMailbox and dropBodiesOfAccount delete the inline bodies
-// only the messages about to be deleted reference; run just before
-// deleting those rows.
-const (
-	dropBodiesOfMailbox = `DELETE FROM bodies WHERE id IN (SELECT blob_id FROM messages WHERE account_id = ?1 AND mailbox_id = ?2)
-		AND NOT EXISTS (SELECT 1 FROM messages o WHERE o.blob_id = bodies.id AND NOT (o.account_id = ?1 AND o.mailbox_id = ?2))`
-	dropBodiesOfAccount = `DELETE FROM bodies WHERE id IN (SELECT blob_id FROM messages WHERE account_id = ?1)
-		AND NOT EXISTS (SELECT 1 FROM messages o WHERE o.blob_id = bodies.id AND o.account_id != ?1)`
+// queueTextDrop queues a blob's full-text index rows for the indexer to
+// remove (dropGoneText). Removing them in the expunge itself made a POP3
+// session that deleted 10,000 messages of 4 KiB take 25 s instead of 3.
+func (w *wtx) queueTextDrop(id string) error {
+	_, err := w.exec("INSERT OR IGNORE INTO text_gone(id) SELECT id FROM blob_text WHERE blob_id = ?", id)
+	return dbErr("drop text", err)
+}
+
+// dropBlobsOfMailbox and dropBlobsOfAccount queue the full-text index
+// rows (queueTextDrop) and delete the inline bodies of the blobs only the
+// messages about to be deleted reference; run just before deleting those
+// rows.
+var (
+	dropBlobsOfMailbox = dropBlobsOf(`account_id = ?1 AND mailbox_id = ?2`, `NOT (o.account_id = ?1 AND o.mailbox_id = ?2)`)
+	dropBlobsOfAccount = dropBlobsOf(`account_id = ?1`, `o.account_id != ?1`)
 )
+
+// dropBlobsOf builds those statements: doomed selects the messages about
+// to go, other (over messages o) those that stay.
+func dropBlobsOf(doomed, other string) []string {
+	blobs := `SELECT blob_id FROM messages WHERE ` + doomed
+	return []string{
+		`INSERT OR IGNORE INTO text_gone(id) SELECT b.id FROM blob_text b WHERE b.blob_id IN (` + blobs + `)
+		AND NOT EXISTS (SELECT 1 FROM messages o WHERE o.blob_id = b.blob_id AND ` + other + `)`,
+		`DELETE FROM bodies WHERE id IN (` + blobs + `)
+		AND NOT EXISTS (SELECT 1 FROM messages o WHERE o.blob_id = bodies.id AND ` + other + `)`,
+	}
+}

@@ -299,6 +299,9 @@ func (db *DB) runBatch(batch []*writeJob) {
 			db.kickIndexer()
 			break
 		}
+		if ev.Kind == store.EventExpunge || ev.Kind == store.EventMailboxDelete || ev.Kind == store.EventAccount {
+			db.kickIndexer() // text to drop (dropGoneText)
+		}
 	}
 	for i, j := range batch {
 		j.done <- errs[i]
