@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
 )
 
 // maildirMessage is one message file in a Maildir folder.
@@ -164,17 +165,7 @@ SyncState *
 	}
 
 	c := dialIMAP(t, srv.imap, user, password, nil)
-	remoteInbox := func() map[string]storedMessage {
-		t.Helper()
-		out := map[string]storedMessage{}
-		for _, m := range fetchStored(t, c, "INBOX", true) {
-			if _, dup := out[m.messageID]; dup {
-				t.Fatalf("remote INBOX holds %s twice", m.messageID)
-			}
-			out[m.messageID] = m
-		}
-		return out
-	}
+	remoteInbox := func() map[string]storedMessage { return remoteByID(t, c, "INBOX") }
 
 	// Round 1: pull everything.
 	sync(1)
@@ -255,40 +246,9 @@ SyncState *
 	for i := 8; i < 20; i++ {
 		want[fmt.Sprintf("sync-%d@e2e.test", i)] = ""
 	}
-	// agree checks that server and Maildir INBOX hold exactly the
-	// messages of want, with those Maildir flags and the same bodies, and
-	// reloads remote and near.
 	agree := func(after string, want map[string]string) {
 		t.Helper()
-		remote = remoteInbox()
-		near = readMaildir(t, filepath.Join(local, "INBOX"))
-		var diffs []string
-		for id, flags := range want {
-			r, rok := remote[id]
-			l, lok := near[id]
-			switch {
-			case !rok || !lok:
-				diffs = append(diffs, fmt.Sprintf("%s: on server %v, in Maildir %v", id, rok, lok))
-			case maildirFlags(r.flags) != flags || l.flags != flags:
-				diffs = append(diffs, fmt.Sprintf("%s: server flags %v, Maildir flags %q, want %q", id, r.flags, l.flags, flags))
-			case !bytes.Equal(stripTUID(l.body), stripTUID(crlfToLF(r.body))):
-				diffs = append(diffs, fmt.Sprintf("%s: bodies differ", id))
-			}
-		}
-		for id := range remote {
-			if _, ok := want[id]; !ok {
-				diffs = append(diffs, fmt.Sprintf("%s still on the server", id))
-			}
-		}
-		for id, l := range near {
-			if _, ok := want[id]; !ok {
-				diffs = append(diffs, fmt.Sprintf("%s still in the Maildir (%s)", id, l.path))
-			}
-		}
-		sort.Strings(diffs)
-		if len(diffs) > 0 {
-			t.Fatalf("server and Maildir disagree after %s:\n%s", after, strings.Join(diffs, "\n"))
-		}
+		remote, near = syncAgree(t, c, filepath.Join(local, "INBOX"), after, want, stripTUID)
 	}
 	agree("two more syncs", want)
 	// The message written locally reached the server with its body.
@@ -344,4 +304,57 @@ SyncState *
 	c.Logout().Wait()
 	srv.stop()
 	mustCheck(t, data)
+}
+
+// remoteByID returns a server mailbox's messages (with bodies) by
+// Message-ID.
+func remoteByID(t *testing.T, c *imapclient.Client, mailbox string) map[string]storedMessage {
+	t.Helper()
+	out := map[string]storedMessage{}
+	for _, m := range fetchStored(t, c, mailbox, true) {
+		if _, dup := out[m.messageID]; dup {
+			t.Fatalf("server %s holds %s twice", mailbox, m.messageID)
+		}
+		out[m.messageID] = m
+	}
+	return out
+}
+
+// syncAgree checks, after a sync tool ran, that the server's INBOX and the
+// Maildir folder dir hold exactly the messages of want (Message-ID →
+// Maildir flag letters), with those flags on both sides and the same
+// bodies (LF line ends, and norm removing what the tool adds to a file);
+// it returns both sides.
+func syncAgree(t *testing.T, c *imapclient.Client, dir, after string, want map[string]string, norm func([]byte) []byte) (map[string]storedMessage, map[string]maildirMessage) {
+	t.Helper()
+	remote := remoteByID(t, c, "INBOX")
+	near := readMaildir(t, dir)
+	var diffs []string
+	for id, flags := range want {
+		r, rok := remote[id]
+		l, lok := near[id]
+		switch {
+		case !rok || !lok:
+			diffs = append(diffs, fmt.Sprintf("%s: on server %v, in Maildir %v", id, rok, lok))
+		case maildirFlags(r.flags) != flags || l.flags != flags:
+			diffs = append(diffs, fmt.Sprintf("%s: server flags %v, Maildir flags %q, want %q", id, r.flags, l.flags, flags))
+		case !bytes.Equal(norm(crlfToLF(l.body)), norm(crlfToLF(r.body))):
+			diffs = append(diffs, fmt.Sprintf("%s: bodies differ:\n%q\n%q", id, l.body, r.body))
+		}
+	}
+	for id := range remote {
+		if _, ok := want[id]; !ok {
+			diffs = append(diffs, fmt.Sprintf("%s still on the server", id))
+		}
+	}
+	for id, l := range near {
+		if _, ok := want[id]; !ok {
+			diffs = append(diffs, fmt.Sprintf("%s still in the Maildir (%s)", id, l.path))
+		}
+	}
+	sort.Strings(diffs)
+	if len(diffs) > 0 {
+		t.Fatalf("server and Maildir disagree after %s:\n%s", after, strings.Join(diffs, "\n"))
+	}
+	return remote, near
 }
