@@ -123,7 +123,8 @@ func idleFloor(ctx context.Context, n int) ([]float64, error) {
 		}
 	}()
 	for range n {
-		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		// Generous: a lost SYN is sent again after 1 s, then 3 s.
+		c, err := net.DialTimeout("tcp", addr, 30*time.Second)
 		if err != nil {
 			return nil, fmt.Errorf("connection %d of %d: %w", len(idlers)+1, n, err)
 		}
