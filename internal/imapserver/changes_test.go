@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/postern/postern/internal/imapwire"
 	"github.com/postern/postern/internal/store"
 )
 
@@ -106,21 +107,31 @@ func TestIdleBurstSharedChanges(t *testing.T) {
 	}
 }
 
-func TestViewChangedSince(t *testing.T) {
-	v := &view{uids: []store.UID{2, 4, 6, 8, 10}, modseqs: []uint64{5, 9, 3, 12, 7}}
+// resolveChanged keeps, of the messages a set names, those changed after
+// the given MODSEQ, for UID sets, sequence sets and "$", and still refuses
+// a sequence number beyond the mailbox.
+func TestViewResolveChanged(t *testing.T) {
+	v := &view{uids: []store.UID{2, 4, 6, 8, 10}, modseqs: []uint64{5, 9, 3, 12, 7}, searchRes: []store.UID{10, 8, 4, 3}}
+	r := func(start, stop uint32) imapwire.SeqRange { return imapwire.SeqRange{Start: start, Stop: stop} }
 	for _, tc := range []struct {
-		uids []store.UID
-		want []store.UID
+		set  imapwire.SeqSet
+		uid  bool
+		want string
 	}{
-		{[]store.UID{2, 4, 6, 8, 10}, []store.UID{4, 8}},
-		{[]store.UID{1, 3, 4, 5, 8, 11, 12}, []store.UID{4, 8}}, // UIDs the view lacks
-		{[]store.UID{10, 8, 4, 2}, []store.UID{8, 4}},           // not ascending: kept in the given order
-		{nil, nil},
+		{imapwire.SeqSet{Ranges: []imapwire.SeqRange{r(1, 0)}}, true, "[4 8]"},         // UID 1:*
+		{imapwire.SeqSet{Ranges: []imapwire.SeqRange{r(5, 9)}}, true, "[8]"},           // UIDs the view partly lacks
+		{imapwire.SeqSet{Ranges: []imapwire.SeqRange{r(11, 20)}}, true, "[]"},          // none in the view
+		{imapwire.SeqSet{Ranges: []imapwire.SeqRange{r(1, 0)}}, false, "[4 8]"},        // 1:*
+		{imapwire.SeqSet{Ranges: []imapwire.SeqRange{r(3, 5), r(1, 1)}}, false, "[8]"}, // 1,3:5
+		{imapwire.SeqSet{SearchRes: true}, true, "[8 4]"},                              // $ (3 is gone)
 	} {
-		got := v.changedSince(tc.uids, 7)
-		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
-			t.Errorf("changedSince(%v, 7) = %v, want %v", tc.uids, got, tc.want)
+		got, err := v.resolveChanged(tc.set, tc.uid, 7)
+		if err != nil || fmt.Sprint(got) != tc.want {
+			t.Errorf("resolveChanged(%v, uid %v, 7) = %v, %v; want %s", tc.set, tc.uid, got, err, tc.want)
 		}
+	}
+	if _, err := v.resolveChanged(imapwire.SeqSet{Ranges: []imapwire.SeqRange{r(4, 6)}}, false, 7); err != errBadSeq {
+		t.Errorf("sequence 4:6 of 5 messages: err %v, want %v", err, errBadSeq)
 	}
 }
 

@@ -31,7 +31,13 @@ func cmdFetch(s *session, c *command) error {
 			return err
 		}
 	}
-	uids, err := v.resolve(req.set, c.uid)
+	var uids []store.UID
+	var err error
+	if req.changedSince > 0 {
+		uids, err = v.resolveChanged(req.set, c.uid, req.changedSince)
+	} else {
+		uids, err = v.resolve(req.set, c.uid)
+	}
 	if err != nil {
 		return err
 	}
@@ -55,7 +61,6 @@ func cmdFetch(s *session, c *command) error {
 	}
 	if req.changedSince > 0 {
 		s.enabled.condstore = true
-		uids = v.changedSince(uids, req.changedSince)
 	}
 	if (req.changedSince > 0 || hasKind(fetchModSeq)) && !hasKind(fetchModSeq) {
 		atts = append(atts, fetchAtt{kind: fetchModSeq})
@@ -78,6 +83,14 @@ func cmdFetch(s *session, c *command) error {
 			}
 		case fetchPreview:
 			opts.Preview = true
+		}
+	}
+	// FETCH (UID FLAGS), a synchronizing client's flag scan, and
+	// CHANGEDSINCE (MODSEQ) need nothing but the index of flags.
+	opts.FlagsOnly = true
+	for _, a := range atts {
+		if a.kind != fetchUID && a.kind != fetchFlags && a.kind != fetchModSeq {
+			opts.FlagsOnly = false
 		}
 	}
 	if len(uids) == 0 {

@@ -107,36 +107,6 @@ func (v *view) appliedOwn(modseq uint64) {
 	}
 }
 
-// changedSince keeps the UIDs of uids whose mod-sequence is above m
-// (CHANGEDSINCE, RFC 7162 §3.1.4.1). Ascending uids (every sequence set
-// resolves so) are matched in one walk along the view, not one search per
-// UID: FETCH 1:* (FLAGS) (CHANGEDSINCE m) on 100,000 messages spent most
-// of its time in those searches.
-func (v *view) changedSince(uids []store.UID, m uint64) []store.UID {
-	var kept []store.UID
-	if !slices.IsSorted(uids) {
-		for _, u := range uids {
-			if i := v.index(u); i >= 0 && v.modseqs[i] > m {
-				kept = append(kept, u)
-			}
-		}
-		return kept
-	}
-	j := 0
-	for _, u := range uids {
-		for j < len(v.uids) && v.uids[j] < u {
-			j++
-		}
-		if j == len(v.uids) {
-			break
-		}
-		if v.uids[j] == u && v.modseqs[j] > m {
-			kept = append(kept, u)
-		}
-	}
-	return kept
-}
-
 func (v *view) lastUID() store.UID {
 	if len(v.uids) == 0 {
 		return 0
@@ -164,10 +134,22 @@ func (v *view) resolveLenient(set imapwire.SeqSet, uid bool) []store.UID {
 }
 
 func (v *view) resolveSet(set imapwire.SeqSet, uid, lenient bool) ([]store.UID, error) {
+	return v.resolveSetIf(set, uid, lenient, nil)
+}
+
+// resolveChanged is resolve keeping only the messages whose MODSEQ is
+// above m (FETCH CHANGEDSINCE), without listing the others first.
+func (v *view) resolveChanged(set imapwire.SeqSet, uid bool, m uint64) ([]store.UID, error) {
+	return v.resolveSetIf(set, uid, false, func(i int) bool { return v.modseqs[i] > m })
+}
+
+// resolveSetIf is resolveSet keeping only the messages at the indexes
+// keep accepts (all when keep is nil).
+func (v *view) resolveSetIf(set imapwire.SeqSet, uid, lenient bool, keep func(i int) bool) ([]store.UID, error) {
 	if set.SearchRes {
 		out := make([]store.UID, 0, len(v.searchRes))
 		for _, u := range v.searchRes {
-			if v.index(u) >= 0 {
+			if i := v.index(u); i >= 0 && (keep == nil || keep(i)) {
 				out = append(out, u)
 			}
 		}
@@ -182,7 +164,7 @@ func (v *view) resolveSet(set imapwire.SeqSet, uid, lenient bool) ([]store.UID, 
 		// Walk the view from the first range's start.
 		i, _ := slices.BinarySearch(v.uids, store.UID(ranges[0].Start))
 		for ; i < len(v.uids); i++ {
-			if imapwire.RangesContain(ranges, uint32(v.uids[i])) {
+			if (keep == nil || keep(i)) && imapwire.RangesContain(ranges, uint32(v.uids[i])) {
 				out = append(out, v.uids[i])
 			}
 		}
@@ -201,7 +183,9 @@ func (v *view) resolveSet(set imapwire.SeqSet, uid, lenient bool) ([]store.UID, 
 			r.Stop = n
 		}
 		for seq := r.Start; seq <= r.Stop; seq++ {
-			out = append(out, v.uids[seq-1])
+			if keep == nil || keep(int(seq-1)) {
+				out = append(out, v.uids[seq-1])
+			}
 		}
 	}
 	return out, nil

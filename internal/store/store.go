@@ -202,13 +202,16 @@ func LineEndPadOf(tail []byte) int8 {
 }
 
 // FetchOptions say which costly columns Fetch loads. UID, ModSeq, Flags,
-// dates, size, LineEndPad, ids and blob id always come.
+// dates, size, LineEndPad, ids and blob id always come, unless FlagsOnly.
 type FetchOptions struct {
 	Envelope      bool // EnvelopeIMAP
 	BodyStructure bool // BodyIMAP and BodyStructureIMAP
 	Structure     bool // Structure (part offsets)
 	Headers       bool // Headers
 	Preview       bool
+	// FlagsOnly fills only UID, ModSeq and Flags (FETCH (UID FLAGS),
+	// a synchronizing client's flag scan), and none of the above.
+	FlagsOnly bool
 }
 
 // FlagOp is how UpdateFlags applies its flags (STORE FLAGS / +FLAGS / -FLAGS).

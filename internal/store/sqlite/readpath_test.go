@@ -267,3 +267,75 @@ func TestFlagInterner(t *testing.T) {
 		t.Fatalf("interner holds %d sets", len(fi.m))
 	}
 }
+
+// TestFetchFlagsOnly compares Fetch with FlagsOnly (read from the index
+// of flags alone) with a full Fetch on dense and sparse UID sets, with
+// expunged UIDs and UIDs past the end among them: the same messages, UIDs,
+// MODSEQs and flags, and none of the other fields.
+func TestFetchFlagsOnly(t *testing.T) {
+	db := openTest(t, "")
+	ctx := context.Background()
+	a, inbox := mustAccount(t, db, "flagsonly")
+	const n = 400
+	if err := bulkAppend(db, a.ID, inbox.ID, n); err != nil {
+		t.Fatal(err)
+	}
+	var every3, every7, gone []store.UID
+	for u := store.UID(1); u <= n; u++ {
+		switch {
+		case u%3 == 0:
+			every3 = append(every3, u)
+		case u%7 == 0:
+			every7 = append(every7, u)
+		case u%50 == 1:
+			gone = append(gone, u)
+		}
+	}
+	if _, _, err := db.UpdateFlags(ctx, a.ID, inbox.ID, every3, store.FlagsAdd, []string{store.FlagFlagged, "$Work"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := db.UpdateFlags(ctx, a.ID, inbox.ID, every7, store.FlagsRemove, []string{store.FlagSeen}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Expunge(ctx, a.ID, inbox.ID, gone); err != nil {
+		t.Fatal(err)
+	}
+	all := make([]store.UID, 0, n+10)
+	for u := store.UID(1); u <= n+10; u++ {
+		all = append(all, u)
+	}
+	var sparse []store.UID
+	for u := store.UID(1); u <= n+10; u += 37 {
+		sparse = append(sparse, u)
+	}
+	fetch := func(uids []store.UID, opts store.FetchOptions) []store.Message {
+		var out []store.Message
+		if err := db.Fetch(ctx, a.ID, inbox.ID, uids, opts, func(m *store.Message) error {
+			out = append(out, *m)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	for name, uids := range map[string][]store.UID{"all": all, "sparse": sparse, "dense part": all[100:180], "one": {3}, "gone": {51}} {
+		full := fetch(uids, store.FetchOptions{})
+		flags := fetch(uids, store.FetchOptions{FlagsOnly: true})
+		if len(flags) != len(full) {
+			t.Fatalf("%s: %d messages with FlagsOnly, %d without", name, len(flags), len(full))
+		}
+		for i, m := range flags {
+			f := full[i]
+			if m.UID != f.UID || m.ModSeq != f.ModSeq || !slices.Equal(m.Flags, f.Flags) {
+				t.Fatalf("%s: FlagsOnly gave UID %d MODSEQ %d %v, full Fetch UID %d MODSEQ %d %v", name, m.UID, m.ModSeq, m.Flags, f.UID, f.ModSeq, f.Flags)
+			}
+			if m.BlobID != "" || m.Size != 0 || !m.InternalDate.IsZero() {
+				t.Fatalf("%s: FlagsOnly filled more than UID, MODSEQ and flags: %+v", name, m)
+			}
+		}
+	}
+	if got := fetch(all, store.FetchOptions{FlagsOnly: true}); len(got) != n-len(gone) {
+		t.Fatalf("FlagsOnly of every UID: %d messages, want %d", len(got), n-len(gone))
+	}
+	mustClean(t, db)
+}

@@ -25,15 +25,15 @@ func (s uidSpan) where() (string, []any) {
 		return "uid BETWEEN ? AND ?", []any{s.lo, s.hi}
 	}
 	var b strings.Builder
-	b.WriteString("uid IN (")
+	b.WriteString("[")
 	for i, u := range s.want {
 		if i > 0 {
 			b.WriteByte(',')
 		}
 		b.WriteString(strconv.FormatUint(uint64(u), 10))
 	}
-	b.WriteByte(')')
-	return b.String(), nil
+	b.WriteByte(']')
+	return "uid IN (SELECT value FROM json_each(?))", []any{b.String()}
 }
 
 // filter tells, for UIDs arriving in increasing order, whether each is
