@@ -230,9 +230,9 @@ type fetchState struct {
 }
 
 func (db *DB) fetchSpan(ctx context.Context, query string, args []any, span uidSpan, opts store.FetchOptions, rs *fetchState) ([]*store.Message, error) {
-	var rows *sql.Rows
-	var err error
-	rows, err = db.rquery(ctx, query, args...)
+	// A dense span's text depends on the columns only, a sparse one's
+	// passes its UIDs as one parameter: both are cached statements.
+	rows, err := db.rquery(ctx, query, args...)
 	if err != nil {
 		return nil, dbErr("fetch", err)
 	}

@@ -44,7 +44,7 @@ func (db *DB) SearchText(ctx context.Context, account store.AccountID, mailbox s
 	var out, scan []store.UID
 	for _, span := range uidSpans(uids) {
 		where, args := span.where()
-		rows, err := db.rdb.QueryContext(ctx, `SELECT m.uid, b.id FROM messages m LEFT JOIN blob_text b ON b.blob_id = m.blob_id
+		rows, err := db.rquery(ctx, `SELECT m.uid, b.id FROM messages m LEFT JOIN blob_text b ON b.blob_id = m.blob_id
 			WHERE m.account_id = ? AND m.mailbox_id = ? AND m.`+where+` ORDER BY m.uid`, append([]any{account, mailbox}, args...)...)
 		if err != nil {
 			return nil, dbErr("search", err)
