@@ -114,6 +114,8 @@ func fetchWorkloads(user string, n int) ([]workload, func(context.Context, *targ
 			},
 		},
 		{name: "IMAP UID FETCH 1:* meta, " + label + " msgs, again", unit: "ms", limit: 5 * time.Minute, setup: setup, run: timed("UID FETCH 1:* " + fetchItems)},
+		{name: "IMAP UID FETCH 1:* (UID FLAGS), " + label + " msgs", unit: "ms", limit: 5 * time.Minute, setup: setup, run: timed("UID FETCH 1:* (UID FLAGS)"),
+			note: "the flag scan of a client that synchronizes without CONDSTORE (mbsync, OfflineIMAP, Thunderbird's fallback)"},
 		{name: "IMAP UID SEARCH FROM, " + label + " msgs", unit: "ms", limit: 5 * time.Minute, setup: setup, run: timed(`UID SEARCH FROM "sender12"`)},
 		{name: "IMAP UID SEARCH SUBJECT, " + label + " msgs", unit: "ms", limit: 5 * time.Minute, setup: setup, run: timed(`UID SEARCH SUBJECT "invoice"`)},
 		{name: "IMAP UID SEARCH TO, " + label + " msgs", unit: "ms", limit: 5 * time.Minute, setup: setup, run: timed(`UID SEARCH TO "team12@"`)},

@@ -75,6 +75,13 @@ func BenchmarkUIDFetchSummary(b *testing.B) {
 	benchCommand(b, 5000, "UID FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODYSTRUCTURE)")
 }
 
+// BenchmarkUIDFetchFlags is the flag scan synchronizing clients without
+// CONDSTORE run on every sync: UID FETCH 1:* (UID FLAGS) on 100,000
+// messages.
+func BenchmarkUIDFetchFlags(b *testing.B) {
+	benchCommand(b, 100000, "UID FETCH 1:* (UID FLAGS)")
+}
+
 func BenchmarkSearchHeader(b *testing.B) {
 	benchCommand(b, 5000, `SEARCH FROM "sender3"`)
 }
