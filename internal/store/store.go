@@ -210,7 +210,8 @@ type FetchOptions struct {
 	Headers       bool // Headers
 	Preview       bool
 	// FlagsOnly fills only UID, ModSeq and Flags (FETCH (UID FLAGS),
-	// a synchronizing client's flag scan), and none of the above.
+	// a synchronizing client's flag scan), and none of the above; fn may
+	// then get the same *Message each time and must not keep it.
 	FlagsOnly bool
 }
 

@@ -186,6 +186,9 @@ func (db *DB) Fetch(ctx context.Context, account store.AccountID, mailbox store.
 // FETCH (FLAGS) (CHANGEDSINCE m) that returns 100 messages spread over a
 // big mailbox).
 func (db *DB) fetchFlags(ctx context.Context, account store.AccountID, mailbox store.MailboxID, uids []store.UID, fn func(*store.Message) error) error {
+	if len(uids) >= refsCacheMin {
+		return db.fetchFlagsFromRefs(ctx, account, mailbox, uids, fn)
+	}
 	var flagSets flagInterner
 	for _, span := range uidSpans(uids) {
 		where, args := span.where()
@@ -217,6 +220,35 @@ func (db *DB) fetchFlags(ctx context.Context, account store.AccountID, mailbox s
 			if err := fn(&msgs[i]); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// fetchFlagsFromRefs is fetchFlags for many UIDs (UID FETCH 1:* (UID
+// FLAGS) on a big mailbox, the flag scan of clients that synchronize
+// without CONDSTORE): the mailbox's MessageRefs, which refsCache keeps
+// for big mailboxes and checks against HIGHESTMODSEQ in the same read
+// transaction, so that an unchanged mailbox costs a copy instead of a
+// scan through database/sql (on 100,000 messages that scan was about
+// 170 ms, twice Dovecot's whole answer).
+func (db *DB) fetchFlagsFromRefs(ctx context.Context, account store.AccountID, mailbox store.MailboxID, uids []store.UID, fn func(*store.Message) error) error {
+	refs, err := db.MessageRefs(ctx, account, mailbox)
+	if err != nil {
+		return err
+	}
+	want := slices.Clone(uids)
+	slices.Sort(want)
+	want = slices.Compact(want)
+	filter := uidFilter{want: want}
+	var m store.Message
+	for _, r := range refs { // ascending UIDs
+		if !filter.ok(r.UID) {
+			continue
+		}
+		m = store.Message{UID: r.UID, ModSeq: r.ModSeq, Flags: r.Flags}
+		if err := fn(&m); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -269,14 +269,16 @@ func TestFlagInterner(t *testing.T) {
 }
 
 // TestFetchFlagsOnly compares Fetch with FlagsOnly (read from the index
-// of flags alone) with a full Fetch on dense and sparse UID sets, with
-// expunged UIDs and UIDs past the end among them: the same messages, UIDs,
-// MODSEQs and flags, and none of the other fields.
+// of flags alone, or for many UIDs from the cached MessageRefs) with a
+// full Fetch on dense and sparse UID sets, with expunged UIDs and UIDs
+// past the end among them: the same messages, UIDs, MODSEQs and flags,
+// and none of the other fields; again after a flag change, which the
+// cached refs must reflect.
 func TestFetchFlagsOnly(t *testing.T) {
 	db := openTest(t, "")
 	ctx := context.Background()
 	a, inbox := mustAccount(t, db, "flagsonly")
-	const n = 400
+	const n = refsCacheMin + 400
 	if err := bulkAppend(db, a.ID, inbox.ID, n); err != nil {
 		t.Fatal(err)
 	}
@@ -318,21 +320,34 @@ func TestFetchFlagsOnly(t *testing.T) {
 		}
 		return out
 	}
-	for name, uids := range map[string][]store.UID{"all": all, "sparse": sparse, "dense part": all[100:180], "one": {3}, "gone": {51}} {
-		full := fetch(uids, store.FetchOptions{})
-		flags := fetch(uids, store.FetchOptions{FlagsOnly: true})
-		if len(flags) != len(full) {
-			t.Fatalf("%s: %d messages with FlagsOnly, %d without", name, len(flags), len(full))
-		}
-		for i, m := range flags {
-			f := full[i]
-			if m.UID != f.UID || m.ModSeq != f.ModSeq || !slices.Equal(m.Flags, f.Flags) {
-				t.Fatalf("%s: FlagsOnly gave UID %d MODSEQ %d %v, full Fetch UID %d MODSEQ %d %v", name, m.UID, m.ModSeq, m.Flags, f.UID, f.ModSeq, f.Flags)
+	compare := func(after string) {
+		t.Helper()
+		for name, uids := range map[string][]store.UID{"all": all, "sparse": sparse, "dense part": all[100:180], "one": {3}, "gone": {51}} {
+			name = after + ", " + name
+			full := fetch(uids, store.FetchOptions{})
+			flags := fetch(uids, store.FetchOptions{FlagsOnly: true})
+			if len(flags) != len(full) {
+				t.Fatalf("%s: %d messages with FlagsOnly, %d without", name, len(flags), len(full))
 			}
-			if m.BlobID != "" || m.Size != 0 || !m.InternalDate.IsZero() {
-				t.Fatalf("%s: FlagsOnly filled more than UID, MODSEQ and flags: %+v", name, m)
+			for i, m := range flags {
+				f := full[i]
+				if m.UID != f.UID || m.ModSeq != f.ModSeq || !slices.Equal(m.Flags, f.Flags) {
+					t.Fatalf("%s: FlagsOnly gave UID %d MODSEQ %d %v, full Fetch UID %d MODSEQ %d %v", name, m.UID, m.ModSeq, m.Flags, f.UID, f.ModSeq, f.Flags)
+				}
+				if m.BlobID != "" || m.Size != 0 || !m.InternalDate.IsZero() {
+					t.Fatalf("%s: FlagsOnly filled more than UID, MODSEQ and flags: %+v", name, m)
+				}
 			}
 		}
+	}
+	compare("first")
+	compare("cached")
+	if _, _, err := db.UpdateFlags(ctx, a.ID, inbox.ID, all[:300], store.FlagsAdd, []string{"$Later"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	compare("after a flag change")
+	if db.refs.hits.Load()+db.refs.deltas.Load() == 0 {
+		t.Fatal("FlagsOnly of every UID never used the cached refs")
 	}
 	if got := fetch(all, store.FetchOptions{FlagsOnly: true}); len(got) != n-len(gone) {
 		t.Fatalf("FlagsOnly of every UID: %d messages, want %d", len(got), n-len(gone))
