@@ -13,17 +13,8 @@ import (
 func TestMbsync(t *testing.T) {
 	t.Parallel()
 	mbsync := needTool(t, "mbsync", "isync")
-	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	const user, password = "syncer", "sync-password-1"
-	addUser(t, data, user, password)
-	srv := startServer(t, data, false)
-
-	local := filepath.Join(dir, "local")
-	if err := os.MkdirAll(local, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	host, port, _ := strings.Cut(srv.imap, ":")
+	sc, dir := newSyncCase(t, "syncer", "sync-password-1")
+	host, port, _ := strings.Cut(sc.srv.imap, ":")
 	rc := fmt.Sprintf(`IMAPAccount acc
 Host %s
 Port %s
@@ -49,7 +40,7 @@ Sync All
 Create Both
 Expunge Both
 SyncState *
-`, host, port, user, password, local, local)
+`, host, port, sc.user, sc.password, sc.local, sc.local)
 	rcFile := filepath.Join(dir, "mbsyncrc")
 	if err := os.WriteFile(rcFile, []byte(rc), 0o600); err != nil {
 		t.Fatal(err)
@@ -64,5 +55,6 @@ SyncState *
 
 	// mbsync keeps LF line ends in the Maildir and inserts its own
 	// X-TUID: tracking line at the end of the header.
-	syncScenario(t, syncCase{user: user, password: password, data: data, srv: srv, local: local, sync: sync, norm: stripTUID})
+	sc.sync, sc.norm = sync, stripTUID
+	syncScenario(t, sc)
 }

@@ -15,14 +15,8 @@ import (
 func TestOfflineIMAP(t *testing.T) {
 	t.Parallel()
 	oi := needTool(t, "offlineimap", "offlineimap3")
-	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	const user, password = "offline", "offline-password-1"
-	addUser(t, data, user, password)
-	srv := startServer(t, data, false)
-
-	local := filepath.Join(dir, "local")
-	host, port, _ := strings.Cut(srv.imap, ":")
+	sc, dir := newSyncCase(t, "offline", "offline-password-1")
+	host, port, _ := strings.Cut(sc.srv.imap, ":")
 	rc := fmt.Sprintf(`[general]
 accounts = acc
 metadata = %s/meta
@@ -44,7 +38,7 @@ remoteuser = %s
 remotepass = %s
 ssl = no
 starttls = no
-`, dir, local, host, port, user, password)
+`, dir, sc.local, host, port, sc.user, sc.password)
 	rcFile := filepath.Join(dir, "offlineimaprc")
 	if err := os.WriteFile(rcFile, []byte(rc), 0o600); err != nil {
 		t.Fatal(err)
@@ -58,8 +52,9 @@ starttls = no
 		}
 	}
 
-	syncScenario(t, syncCase{user: user, password: password, data: data, srv: srv, local: local, sync: sync, norm: func(b []byte) []byte { return b },
-		// OfflineIMAP sets \Deleted for a T in the Maildir but expunges
-		// only what was removed from it.
-		trashedStays: true})
+	sc.sync, sc.norm = sync, func(b []byte) []byte { return b }
+	// OfflineIMAP sets \Deleted for a T in the Maildir but expunges only
+	// what was removed from it.
+	sc.trashedStays = true
+	syncScenario(t, sc)
 }

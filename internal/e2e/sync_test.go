@@ -33,6 +33,20 @@ type syncCase struct {
 	trashedStays bool
 }
 
+// newSyncCase starts a server with user in a fresh directory dir and
+// makes the empty Maildir root dir/local; the caller adds sync and norm.
+func newSyncCase(t *testing.T, user, password string) (sc syncCase, dir string) {
+	t.Helper()
+	dir = t.TempDir()
+	sc = syncCase{user: user, password: password, data: filepath.Join(dir, "data"), local: filepath.Join(dir, "local")}
+	addUser(t, sc.data, user, password)
+	sc.srv = startServer(t, sc.data, false)
+	if err := os.MkdirAll(sc.local, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return sc, dir
+}
+
 // syncScenario delivers 20 messages, syncs them into the Maildir, then
 // changes flags, expunges and delivers on the server while changing
 // flags, deleting, trashing (T) and adding messages and a folder in the
